@@ -1,0 +1,69 @@
+"""Argument checks with messages that name the argument and say what was expected."""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from ._custom_types import is_concrete
+
+
+def check_binary_patterns(patterns, name: str = "patterns"):
+    """Return ``patterns`` as a float array after checking it is a 2-D (K, N) array of +-1."""
+    arr = patterns if hasattr(patterns, "shape") else np.asarray(patterns)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"`{name}` must be a 2-D array of shape (K, N) with entries +-1; got shape {arr.shape}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"`{name}` must hold at least one pattern (K >= 1); got K = 0")
+    if arr.shape[1] == 0:
+        raise ValueError(f"`{name}` must have at least one neuron (N >= 1); got N = 0")
+    if is_concrete(arr):
+        host = np.asarray(arr)
+        if not np.all((host == 1) | (host == -1)):
+            bad = host[~((host == 1) | (host == -1))]
+            raise ValueError(
+                f"`{name}` must contain only +1 and -1 values; found e.g. {bad.ravel()[:3].tolist()}"
+            )
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = jnp.asarray(arr, dtype=jnp.float32)
+    return jnp.asarray(arr)
+
+
+def check_state_width(state, n: int, name: str = "cues"):
+    """Check that the last axis of ``state`` has length ``n`` (no silent broadcasting)."""
+    shape = jnp.shape(state)
+    if len(shape) == 0 or shape[-1] != n:
+        raise ValueError(
+            f"`{name}` must have last dimension N = {n} (the number of neurons); got shape {shape}"
+        )
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_finite_scalar(value, name: str, *, positive: bool = False):
+    """Check a (possibly traced) scalar; value checks only when concrete."""
+    if is_concrete(value):
+        v = float(np.asarray(value))
+        if not math.isfinite(v):
+            raise ValueError(f"`{name}` must be a finite number; got {v}")
+        if positive and v <= 0:
+            raise ValueError(f"`{name}` must be > 0; got {v}")
+    return value
+
+
+def check_fraction(value, name: str = "rho"):
+    if is_concrete(value):
+        v = float(np.asarray(value))
+        if not (0.0 <= v <= 1.0) or math.isnan(v):
+            raise ValueError(f"`{name}` must lie in [0, 1]; got {v}")
+    return value

@@ -1,0 +1,91 @@
+"""Core benchmark: the exact binary-DAM update against bare GEMMs, a naive rule and NumPy."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..dynamics import Async
+from ..interactions import Polynomial
+from ..models import BinaryDAM
+from ..patterns import random_binary
+from ._timing import median_time
+
+SUITE = "core"
+
+
+def naive_update(X, F, S):
+    """The paper's rule taken literally: for every neuron, F at both values of s_i over all
+    memories, with the overlaps recomputed from scratch (O(N K) per neuron)."""
+    n = X.shape[1]
+    eye = jnp.eye(n, dtype=S.dtype)
+
+    def one(s):
+        plus = jnp.where(eye > 0, 1.0, s[None, :])  # (N, N): row i has s_i = +1
+        minus = jnp.where(eye > 0, -1.0, s[None, :])
+        diff = jnp.sum(F(plus @ X.T) - F(minus @ X.T), axis=1)
+        return jnp.where(diff > 0, 1.0, jnp.where(diff < 0, -1.0, s))
+
+    return jax.lax.map(one, S)
+
+
+def numpy_field(X, S, n):
+    """NumPy float32 implementation of the same exact field (two GEMMs + elementwise terms)."""
+    m = S @ X.T
+    c = np.abs(m).max(axis=1, keepdims=True) + np.float32(2)
+    fp, fm, f0 = ((m + 2) / c) ** n, ((m - 2) / c) ** n, (m / c) ** n
+    g1 = np.float32(0.5) * (fp - fm)
+    g0 = f0 - np.float32(0.5) * (fp + fm)
+    h = g1 @ X + S * g0.sum(axis=1, keepdims=True)
+    return np.where(h > 0, 1, np.where(h < 0, -1, S)).astype(np.float32)
+
+
+def run(quick: bool = False) -> dict:
+    B, K, N, n = (64, 500, 100, 3) if quick else (256, 2000, 400, 3)
+    reps = 3 if quick else 7
+    kx, ks = jax.random.split(jax.random.key(0))
+    X = random_binary(kx, K, N)
+    S = random_binary(ks, B, N)
+    model = BinaryDAM(X, Polynomial(n))
+
+    gemm = jax.jit(lambda S, X: (S @ X.T) @ X)
+    sync = jax.jit(lambda model, S: jax.vmap(model.update)(S))
+    t_gemm = median_time(gemm, S, X, repeats=reps)
+    t_sync = median_time(sync, model, S, repeats=reps)
+
+    rule = Async()
+
+    @jax.jit
+    def async_sweep(model, S):
+        key = jax.random.key(0)
+        return jax.vmap(
+            lambda s: rule.run(model, s, key=key, max_steps=1, record_energy=False).states
+        )(S)
+
+    t_async = median_time(async_sweep, model, S, repeats=reps)
+
+    naive = jax.jit(lambda X, S: naive_update(X, Polynomial(n), S))
+    t_naive = median_time(naive, X, S, repeats=1 if not quick else 2)
+
+    Xn, Sn = np.asarray(X), np.asarray(S)
+    t_np = median_time(lambda: numpy_field(Xn, Sn, n), repeats=reps)
+
+    # the naive rule and NumPy must agree with damjax (same decisions) for the ratios to be fair
+    ours = np.asarray(sync(model, S))
+    agree_naive = float(np.mean(np.asarray(naive(X, S)) == ours))
+    agree_np = float(np.mean(numpy_field(Xn, Sn, n) == ours))
+    return {
+        "sync_vs_gemm": t_sync / t_gemm,
+        "naive_speedup": t_naive / t_sync,
+        "async_vs_sync": t_async / t_sync,
+        "numpy_speedup": t_np / t_sync,
+        "sync_update_s": t_sync,
+        "gemm_s": t_gemm,
+        "async_sweep_s": t_async,
+        "naive_update_s": t_naive,
+        "numpy_update_s": t_np,
+        "agreement_naive": agree_naive,
+        "agreement_numpy": agree_np,
+        "core_shapes": {"B": B, "K": K, "N": N, "F": f"x^{n}"},
+    }

@@ -1,0 +1,125 @@
+"""Capacity by binary search over K: the largest K for which a criterion holds.
+
+K enters only through a 0/1 mask over a padded (K_max, N) pattern array, so the search compiles
+once for all K it tries, and runs in lockstep for every seed under ``vmap``.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
+from .._validation import check_fraction, check_positive_int
+from ..dynamics import AbstractRule, Sync
+from ..interactions import AbstractInteraction
+from ..models import BinaryDAM
+from ..patterns import flip
+from ._measure import _active, is_fixed_point
+
+
+class AbstractCriterion(eqx.Module):
+    """A monotone capacity criterion: does a memory with the first K patterns still work?"""
+
+    @abc.abstractmethod
+    def __call__(self, model: BinaryDAM, key: PRNGKeyArray) -> Bool[Array, ""]:
+        """Evaluate on ``model`` whose ``mask`` selects the first K patterns."""
+
+
+class Stable(AbstractCriterion):
+    """All stored patterns are fixed points (the 'no errors allowed' capacity)."""
+
+    def __call__(self, model, key):
+        fixed = is_fixed_point(model, model.patterns)
+        return jnp.all(fixed | ~_active(model))
+
+
+class Retrieves(AbstractCriterion):
+    """At least ``threshold`` of the stored patterns are retrieved exactly from cues with a
+    fraction ``rho`` of flipped bits (``method`` "exact" or "bernoulli") under ``rule``."""
+
+    rho: float = 0.1
+    threshold: float = 0.9
+    rule: AbstractRule = Sync()
+    max_steps: int = eqx.field(static=True, default=50)
+    method: str = eqx.field(static=True, default="exact")
+
+    def __check_init__(self):
+        check_fraction(self.rho, "rho")
+        check_fraction(self.threshold, "threshold")
+
+    def __call__(self, model, key):
+        k_flip, k_rule = jax.random.split(key)
+        cues = flip(k_flip, model.patterns, self.rho, method=self.method)
+        out = self.rule.run
+        res = jax.vmap(
+            lambda c, k: out(model, c, key=k, max_steps=self.max_steps, record_energy=False)
+        )(cues, jax.random.split(k_rule, cues.shape[0]))
+        ok = jnp.all(res.states == model.patterns, axis=-1)
+        active = _active(model)
+        rate = jnp.sum(ok & active) / jnp.maximum(jnp.sum(active), 1)
+        return rate >= self.threshold
+
+
+@eqx.filter_jit
+def _search(patterns, F, criterion, keys, k_lo, k_hi):
+    kmax = patterns.shape[-2]
+
+    def per_seed(pats, key):
+        def ok(K):
+            mask = (jnp.arange(kmax) < K).astype(pats.dtype)
+            return criterion(BinaryDAM(pats, F, mask=mask), key)
+
+        def cond(c):
+            lo, hi = c
+            return hi - lo > 1
+
+        def body(c):
+            lo, hi = c
+            mid = (lo + hi) // 2
+            good = ok(mid)
+            return jnp.where(good, mid, lo), jnp.where(good, hi, mid)
+
+        lo, _ = jax.lax.while_loop(cond, body, (jnp.int32(k_lo - 1), jnp.int32(k_hi + 1)))
+        return lo
+
+    return jax.vmap(per_seed)(patterns, keys)
+
+
+def capacity_search(
+    patterns: Float[Array, "S Kmax N"],
+    F: AbstractInteraction,
+    *,
+    criterion: AbstractCriterion | None = None,
+    key: PRNGKeyArray,
+    k_min: int = 1,
+    k_max: int | None = None,
+) -> Int[Array, " S"]:
+    """Largest K in [k_min, k_max] for which ``criterion`` holds with the first K patterns.
+
+    Binary search over K, run in lockstep for every seed (leading axis S of ``patterns``, one
+    candidate pattern pool per seed) inside one compiled function: K enters only through the mask
+    of a :class:`BinaryDAM`, so no K tried triggers a recompilation. Assumes the criterion is
+    monotone in K (holds below capacity, fails above); returns ``k_min - 1`` when it fails already
+    at ``k_min`` and ``k_max`` when it never fails. The same key is used for every K of a seed
+    (common random numbers), which keeps noisy criteria close to monotone.
+    """
+    patterns = jnp.asarray(patterns)
+    if patterns.ndim != 3:
+        raise ValueError(
+            f"`patterns` must have shape (S, K_max, N) (seeds, pattern pool, neurons); "
+            f"got {patterns.shape}"
+        )
+    kmax_avail = patterns.shape[1]
+    k_max = kmax_avail if k_max is None else check_positive_int(k_max, "k_max")
+    check_positive_int(k_min, "k_min")
+    if k_max > kmax_avail:
+        raise ValueError(f"`k_max` = {k_max} exceeds the pattern pool size {kmax_avail}")
+    if k_min > k_max:
+        raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
+    criterion = Stable() if criterion is None else criterion
+    keys = jax.random.split(key, patterns.shape[0])
+    return _search(patterns, F, criterion, keys, k_min, k_max)

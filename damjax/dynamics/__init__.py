@@ -1,0 +1,9 @@
+"""Dynamics: one jitted entry point :func:`retrieve` and rules as strategy objects."""
+
+from ._base import AbstractRule as AbstractRule
+from ._base import Retrieval as Retrieval
+from ._base import iterate_to_fixed_point as iterate_to_fixed_point
+from ._base import retrieve as retrieve
+from .binary import Async as Async
+from .binary import OneStep as OneStep
+from .binary import Sync as Sync

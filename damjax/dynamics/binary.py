@@ -1,0 +1,117 @@
+"""Discrete-time rules: ``Sync``, ``OneStep`` (any model) and ``Async`` (binary models)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+from ..models._base import AbstractBinaryMemory
+from ._base import AbstractRule, Retrieval, iterate_to_fixed_point
+
+
+def _within(tol):
+    def converged(old, new):
+        return jnp.max(jnp.abs(new - old)) <= tol
+
+    return converged
+
+
+class Sync(AbstractRule):
+    """All neurons at once, ``s <- model.update(s)``, until a fixed point or ``max_steps``.
+
+    **Arguments:** ``tol`` — convergence when ``max|s_new - s| <= tol`` (0 = exact fixed point, the
+    right choice for binary states; continuous models use a small positive tolerance).
+    """
+
+    tol: float = 0.0
+
+    def run(self, model, state, *, key, max_steps, record_energy):
+        return iterate_to_fixed_point(
+            lambda s, t: model.update(s),
+            model.energy,
+            state,
+            max_steps=max_steps,
+            record_energy=record_energy,
+            converged=_within(self.tol),
+        )
+
+
+class OneStep(AbstractRule):
+    """A single synchronous update. ``converged`` says whether that step changed nothing
+    (within ``tol``), i.e. whether the cue was already a fixed point; ``max_steps`` is ignored."""
+
+    tol: float = 0.0
+
+    def run(self, model, state, *, key, max_steps, record_energy):
+        return iterate_to_fixed_point(
+            lambda s, t: model.update(s),
+            model.energy,
+            state,
+            max_steps=1,
+            record_energy=record_energy,
+            converged=_within(self.tol),
+        )
+
+
+class Async(AbstractRule):
+    """Neuron-by-neuron updates; one step is a sweep over all N neurons.
+
+    **Arguments:** ``order`` — ``"fixed"`` (0..N-1 every sweep) or ``"random"`` (a fresh random
+    permutation per sweep and cue; needs ``key``). Stops after a sweep with no flip (a fixed point)
+    or after ``max_steps`` sweeps. Each neuron update costs O(K) (the overlaps are updated after
+    each flip); energies never increase.
+    """
+
+    order: Literal["fixed", "random"] = "fixed"
+
+    def __check_init__(self):
+        if self.order not in ("fixed", "random"):
+            raise ValueError(f"`order` must be 'fixed' or 'random'; got {self.order!r}")
+
+    @property
+    def needs_key(self) -> bool:
+        return self.order == "random"
+
+    def check_model(self, model):
+        if not isinstance(model, AbstractBinaryMemory):
+            raise TypeError(
+                f"Async dynamics need a binary model (AbstractBinaryMemory); "
+                f"got {type(model).__name__}. Use Sync() for continuous models."
+            )
+
+    def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
+        n = state.shape[-1]
+        dtype = jnp.result_type(float)
+
+        def sweep(carry):
+            s, aux, t, _, trace = carry
+            if self.order == "random":
+                perm = jax.random.permutation(jax.random.fold_in(key, t), n)
+            else:
+                perm = jnp.arange(n)
+
+            def neuron(j, c):
+                s, aux, any_flip = c
+                s, aux, flipped = model.async_step(s, aux, perm[j])
+                return s, aux, any_flip | flipped
+
+            s, aux, any_flip = jax.lax.fori_loop(0, n, neuron, (s, aux, jnp.asarray(False)))
+            if record_energy:
+                trace = trace.at[t + 1].set(model.aux_energy(aux, s))
+            return s, aux, t + 1, ~any_flip, trace
+
+        def cond(carry):
+            _, _, t, done, _ = carry
+            return (~done) & (t < max_steps)
+
+        aux = model.async_init(state)
+        trace = (
+            jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(model.aux_energy(aux, state))
+            if record_energy
+            else None
+        )
+        init = (state, aux, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace)
+        s, _, t, done, trace = jax.lax.while_loop(cond, sweep, init)
+        return Retrieval(states=s, steps=t, converged=done, energies=trace)

@@ -1,0 +1,176 @@
+r"""Interaction (separation) functions ``F`` of Dense Associative Memories.
+
+The energy of a binary DAM is :math:`E(\sigma) = -\sum_\mu F(\xi^\mu \cdot \sigma)`
+(Krotov & Hopfield 2016; Demircigil et al. 2017). Capacity sweeps use degrees n up to 30+ and
+N in the thousands in float32, where ``F`` itself overflows (1000^30, exp(1000)). Every ``F``
+therefore knows how to evaluate itself *rescaled*: for a vector of overlaps ``m`` it returns a
+scalar ``log_scale(m)`` and ``scaled(x, log_scale) = F(x) * exp(-log_scale)``, computed without
+forming ``F(x)``:
+
+* homogeneous F (``Polynomial``, ``RectifiedPolynomial``): ``F(c x) = c^n F(x)``, so
+  ``scaled(x) = F(x / c)`` with ``c = max|m| + 2`` and ``log_scale = n log c``;
+* exponential F: log-domain, ``scaled(x) = exp(beta x - log_scale)`` with
+  ``log_scale = max(beta m) + 2|beta|``.
+
+Dividing every energy difference by the same positive number keeps all signs, so the dynamics are
+exact; energies in true units are ``exp(log_scale) * sum(scaled)`` (which overflows only when the
+true value does not fit in the dtype).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+from ._custom_types import Array, Float, Scalar, is_concrete
+from ._validation import check_finite_scalar
+
+__all__ = [
+    "AbstractInteraction",
+    "AbstractHomogeneous",
+    "Polynomial",
+    "RectifiedPolynomial",
+    "Exponential",
+]
+
+
+class AbstractInteraction(eqx.Module):
+    r"""An interaction function ``F`` with an overflow-free rescaled evaluation.
+
+    Subclasses implement ``__call__`` (the plain F), ``log_scale`` and ``scaled``.
+    ``field_terms`` is derived from them and is what :class:`damjax.BinaryDAM` uses.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, x: Float[Array, ...]) -> Float[Array, ...]:
+        """Plain ``F(x)`` (may overflow for large arguments)."""
+
+    @abc.abstractmethod
+    def log_scale(self, m: Float[Array, " K"]) -> Scalar:
+        """A scalar ``L`` such that ``F(m_mu +- 2) exp(-L)`` is at most O(1) for every mu."""
+
+    @abc.abstractmethod
+    def scaled(self, x: Float[Array, ...], log_scale: Scalar) -> Float[Array, ...]:
+        """``F(x) * exp(-log_scale)`` evaluated without overflow."""
+
+    def field_terms(
+        self, m: Float[Array, " K"]
+    ) -> tuple[Float[Array, " K"], Float[Array, " K"], Scalar]:
+        r"""The two elementwise functions of the exact energy-difference field.
+
+        With overlaps :math:`m_\mu = \xi^\mu\cdot s`, flipping neuron i changes overlap mu by
+        :math:`-2 a_{\mu i}`, :math:`a_{\mu i} = \xi_{\mu i} s_i \in \{-1,+1\}`. The field
+        :math:`h_i = E(s_i=-1) - E(s_i=+1) = \sum_\mu g_1(m_\mu)\xi_{\mu i} + s_i \sum_\mu g_0(m_\mu)`
+        with
+
+        * :math:`g_1(m) = [F(m+2) - F(m-2)] / 2`,
+        * :math:`g_0(m) = [2F(m) - F(m+2) - F(m-2)] / 2`.
+
+        Returns ``(g0 * exp(-L), g1 * exp(-L), L)``.
+        """
+        ls = self.log_scale(m)
+        fp = self.scaled(m + 2.0, ls)
+        fm = self.scaled(m - 2.0, ls)
+        f0 = self.scaled(m, ls)
+        g1 = 0.5 * (fp - fm)
+        g0 = f0 - 0.5 * (fp + fm)
+        return g0, g1, ls
+
+
+def _check_degree(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"degree `n` must be an integer >= 1; got {n!r}")
+    if n < 1:
+        raise ValueError(f"degree `n` must be an integer >= 1; got {n}")
+    return int(n)
+
+
+class AbstractHomogeneous(AbstractInteraction):
+    """A homogeneous F of integer degree n: ``F(c x) = c^n F(x)`` for ``c > 0``."""
+
+    n: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def _unit(self, x):
+        """F evaluated on an argument already divided by the scale."""
+
+    def __call__(self, x):
+        return self._unit(x)
+
+    def log_scale(self, m):
+        c = jnp.max(jnp.abs(m)) + 2.0
+        return self.n * jnp.log(c)
+
+    def scaled(self, x, log_scale):
+        inv_c = jnp.exp(-log_scale / self.n)
+        return self._unit(x * inv_c)
+
+
+class Polynomial(AbstractHomogeneous):
+    r"""``F(x) = x^n`` (Krotov & Hopfield 2016). ``n = 2`` is the classical Hopfield network.
+
+    **Arguments:** ``n`` — integer degree >= 1.
+    """
+
+    n: int = eqx.field(static=True)
+
+    def __init__(self, n: int):
+        self.n = _check_degree(n)
+
+    def _unit(self, x):
+        return x**self.n
+
+
+class RectifiedPolynomial(AbstractHomogeneous):
+    r"""``F(x) = x^n`` for ``x >= 0`` and ``0`` otherwise (Krotov & Hopfield 2016)."""
+
+    n: int = eqx.field(static=True)
+
+    def __init__(self, n: int):
+        self.n = _check_degree(n)
+
+    def _unit(self, x):
+        return jnp.where(x > 0, x, 0.0) ** self.n
+
+
+class Exponential(AbstractInteraction):
+    r"""``F(x) = exp(beta x)`` (Demircigil et al. 2017 use beta = 1), evaluated in the log domain.
+
+    **Arguments:** ``beta`` — finite inverse temperature (default 1).
+    """
+
+    beta: Float[Array, ""] | float
+
+    def __init__(self, beta: float = 1.0):
+        check_finite_scalar(beta, "beta")
+        self.beta = jnp.asarray(beta, dtype=jnp.result_type(float)) if is_concrete(beta) else beta
+
+    def __call__(self, x):
+        return jnp.exp(self.beta * x)
+
+    def log_scale(self, m):
+        return jnp.max(self.beta * m) + 2.0 * jnp.abs(self.beta)
+
+    def scaled(self, x, log_scale):
+        return jnp.exp(self.beta * x - log_scale)
+
+    def field_terms(self, m):
+        # Closed form: F(m+-2) = F(m) e^{+-2 beta}; avoids two exponentials and any cancellation
+        # of nearly equal terms.
+        ls = self.log_scale(m)
+        f0 = self.scaled(m, ls)
+        two_b = 2.0 * self.beta
+        g1 = f0 * jnp.sinh(two_b)
+        g0 = -f0 * 2.0 * jnp.sinh(0.5 * two_b) ** 2  # 1 - cosh(2b) = -2 sinh(b)^2
+        return g0, g1, ls
+
+
+def degree_of(F: AbstractInteraction) -> float:
+    """The degree n of a homogeneous F, or ``math.inf`` for exponential F (used by theory code)."""
+    if isinstance(F, AbstractHomogeneous):
+        return F.n
+    return math.inf

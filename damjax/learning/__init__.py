@@ -1,0 +1,1 @@
+"""Training Dense Associative Memories with optax (classifiers, sequential learning, U-Hop+)."""

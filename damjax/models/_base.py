@@ -1,0 +1,68 @@
+"""The interface between memory models and dynamics rules.
+
+Every model is an ``eqx.Module`` with a pure scalar ``energy(state)`` and ``update(state)``, one
+synchronous step of its own update rule. Binary models additionally implement the incremental
+interface used by asynchronous dynamics (``async_init`` / ``async_step``), which keeps an auxiliary
+vector (e.g. the overlaps) up to date so that one neuron update costs O(K), never O(N K).
+Rules check for these declared abstract classes, not for concrete models.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax.numpy as jnp
+
+from .._custom_types import Array, Bool, Float, Int, Scalar
+from .._validation import check_state_width
+
+
+class AbstractMemory(eqx.Module):
+    """An associative memory: an energy and a synchronous update on states of width ``dim``."""
+
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int:
+        """Width of a state (number of visible neurons)."""
+
+    @abc.abstractmethod
+    def energy(self, state: Float[Array, " N"]) -> Scalar:
+        """Energy of one state (a scalar)."""
+
+    @abc.abstractmethod
+    def update(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
+        """One synchronous step of the model's update rule for one state."""
+
+    def check_state(self, state, name: str = "cues"):
+        """Raise a clear error when ``state`` does not fit this model (called before tracing)."""
+        check_state_width(state, self.dim, name)
+
+
+class AbstractBinaryMemory(AbstractMemory):
+    """A memory over states in {-1, +1}^N with an O(K)-per-neuron asynchronous update.
+
+    ``aux`` is model-defined (overlaps for a DAM, the local fields for a Hebbian network).
+    """
+
+    @abc.abstractmethod
+    def async_init(self, state: Float[Array, " N"]) -> Array:
+        """Auxiliary quantities for incremental single-neuron updates."""
+
+    @abc.abstractmethod
+    def async_step(
+        self, state: Float[Array, " N"], aux: Array, i: Int[Array, ""]
+    ) -> tuple[Float[Array, " N"], Array, Bool[Array, ""]]:
+        """Update neuron ``i`` given ``aux``; returns ``(state, aux, flipped)``."""
+
+    @abc.abstractmethod
+    def aux_energy(self, aux: Array, state: Float[Array, " N"]) -> Scalar:
+        """Energy from the auxiliary quantities (cheap, for energy traces)."""
+
+    def check_state(self, state, name: str = "cues"):
+        super().check_state(state, name)
+
+
+def sign_keep_ties(field, state):
+    """``sign(field)``, keeping the current value where the field is exactly zero."""
+    return jnp.where(field > 0, 1.0, jnp.where(field < 0, -1.0, state)).astype(state.dtype)

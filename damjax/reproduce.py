@@ -1,0 +1,177 @@
+"""The reproduction framework behind ``damjax reproduce``.
+
+Each reproduction is one module in the top-level ``experiments`` package that defines::
+
+    REPRODUCTION = Reproduction(name="krotov2016-capacity", paper="Krotov & Hopfield 2016, ...",
+                                run=run)
+
+    def run(out: pathlib.Path, *, quick: bool) -> Outcome: ...
+
+``run`` computes (usually through :mod:`damjax.sweep`), draws its figures into ``out`` with
+matplotlib, and returns an :class:`Outcome` with named :class:`Check` results. The framework times
+it and writes ``out/summary.json``::
+
+    {"name", "paper", "checks": {name: {"measured", "expected", "tolerance", "passed"}},
+     "runtime_s", "config", "quick", "figures", "notes", "passed"}
+
+``expected`` holds the paper's value (or the paper's qualitative claim as a string). A
+reproduction that misses the paper reports ``passed: false`` for that check; nothing is faked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import pkgutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Check", "Outcome", "Reproduction", "available", "get", "run", "run_all"]
+
+
+def _jsonable(x):
+    import numpy as np
+
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist"):
+        return _jsonable(np.asarray(x).tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    return str(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One comparison with the paper. ``passed`` is computed by the caller from ``measured``."""
+
+    measured: Any
+    expected: Any
+    tolerance: Any
+    passed: bool
+
+    @classmethod
+    def close(cls, measured: float, expected: float, tolerance: float) -> Check:
+        """``|measured - expected| <= tolerance``."""
+        measured = float(measured)
+        ok = math.isfinite(measured) and abs(measured - expected) <= tolerance
+        return cls(measured, expected, tolerance, bool(ok))
+
+    @classmethod
+    def at_least(cls, measured: float, bound: float) -> Check:
+        measured = float(measured)
+        return cls(measured, f">= {bound}", None, bool(measured >= bound))
+
+    @classmethod
+    def at_most(cls, measured: float, bound: float) -> Check:
+        measured = float(measured)
+        return cls(measured, f"<= {bound}", None, bool(measured <= bound))
+
+    @classmethod
+    def holds(cls, measured: Any, expected: str, passed: bool) -> Check:
+        """A qualitative claim of the paper (``expected``) and what was measured."""
+        return cls(measured, expected, None, bool(passed))
+
+    def to_json(self) -> dict:
+        return {
+            "measured": _jsonable(self.measured),
+            "expected": _jsonable(self.expected),
+            "tolerance": _jsonable(self.tolerance),
+            "passed": bool(self.passed),
+        }
+
+
+@dataclasses.dataclass
+class Outcome:
+    checks: dict[str, Check]
+    config: dict[str, Any]
+    figures: list[str] = dataclasses.field(default_factory=list)
+    notes: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reproduction:
+    name: str
+    paper: str
+    run: Callable[..., Outcome]
+    description: str = ""
+
+
+def _discover() -> dict[str, Reproduction]:
+    import experiments
+
+    found = {}
+    for info in pkgutil.iter_modules(experiments.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"experiments.{info.name}")
+        rep = getattr(mod, "REPRODUCTION", None)
+        if isinstance(rep, Reproduction):
+            found[rep.name] = rep
+    return dict(sorted(found.items()))
+
+
+def available() -> dict[str, Reproduction]:
+    """All reproductions, by name."""
+    return _discover()
+
+
+def get(name: str) -> Reproduction:
+    reps = _discover()
+    if name not in reps:
+        raise KeyError(f"unknown reproduction {name!r}; available: {', '.join(reps)}")
+    return reps[name]
+
+
+def run(name: str, out: str | Path, *, quick: bool = False) -> dict:
+    """Run one reproduction into ``out/`` and write ``out/summary.json``; returns the summary."""
+    rep = get(name)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    outcome = rep.run(out, quick=quick)
+    runtime = time.perf_counter() - t0
+    summary = {
+        "name": rep.name,
+        "paper": rep.paper,
+        "checks": {k: c.to_json() for k, c in outcome.checks.items()},
+        "runtime_s": runtime,
+        "config": _jsonable(outcome.config),
+        "quick": quick,
+        "figures": list(outcome.figures),
+        "notes": outcome.notes,
+        "passed": all(c.passed for c in outcome.checks.values()),
+    }
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(out / "summary.json")
+    return summary
+
+
+def run_all(out: str | Path, *, quick: bool = False, names=None) -> list[dict]:
+    """Run every reproduction into ``out/NAME/`` and write ``out/index.md``."""
+    out = Path(out)
+    summaries = [run(n, out / n, quick=quick) for n in (names or available())]
+    lines = ["# damjax reproductions", ""]
+    for s in summaries:
+        mark = "PASS" if s["passed"] else "MISS"
+        lines += [f"## {s['name']} — {mark}", "", f"*{s['paper']}* ({s['runtime_s']:.1f} s)", ""]
+        lines += ["| check | measured | expected | passed |", "|---|---|---|---|"]
+        for k, c in s["checks"].items():
+            lines.append(f"| {k} | {c['measured']} | {c['expected']} | {c['passed']} |")
+        lines.append("")
+        for fig in s["figures"]:
+            lines.append(f"![{fig}]({s['name']}/{fig})")
+        if s["notes"]:
+            lines += ["", s["notes"]]
+        lines.append("")
+    (out / "index.md").write_text("\n".join(lines))
+    return summaries
