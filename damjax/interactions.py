@@ -57,8 +57,13 @@ class AbstractInteraction(eqx.Module):
     def scaled(self, x: Float[Array, ...], log_scale: Scalar) -> Float[Array, ...]:
         """``F(x) * exp(-log_scale)`` evaluated without overflow."""
 
+    def log_scale_after_flip(self, log_scale: Scalar) -> Scalar:
+        """A log-scale still valid (an upper bound) after one neuron flip, when every overlap
+        moves by at most 2. Lets asynchronous dynamics reuse the scale of the previous step."""
+        return log_scale
+
     def field_terms(
-        self, m: Float[Array, " K"]
+        self, m: Float[Array, " K"], log_scale: Scalar | None = None
     ) -> tuple[Float[Array, " K"], Float[Array, " K"], Scalar]:
         r"""The two elementwise functions of the exact energy-difference field.
 
@@ -70,9 +75,9 @@ class AbstractInteraction(eqx.Module):
         * :math:`g_1(m) = [F(m+2) - F(m-2)] / 2`,
         * :math:`g_0(m) = [2F(m) - F(m+2) - F(m-2)] / 2`.
 
-        Returns ``(g0 * exp(-L), g1 * exp(-L), L)``.
+        Returns ``(g0 * exp(-L), g1 * exp(-L), L)``; ``L = log_scale(m)`` unless given.
         """
-        ls = self.log_scale(m)
+        ls = self.log_scale(m) if log_scale is None else log_scale
         fp = self.scaled(m + 2.0, ls)
         fm = self.scaled(m - 2.0, ls)
         f0 = self.scaled(m, ls)
@@ -108,6 +113,9 @@ class AbstractHomogeneous(AbstractInteraction):
     def scaled(self, x, log_scale):
         inv_c = jnp.exp(-log_scale / self.n)
         return self._unit(x * inv_c)
+
+    def log_scale_after_flip(self, log_scale):
+        return self.n * jnp.log(jnp.exp(log_scale / self.n) + 2.0)
 
 
 class Polynomial(AbstractHomogeneous):
@@ -158,10 +166,13 @@ class Exponential(AbstractInteraction):
     def scaled(self, x, log_scale):
         return jnp.exp(self.beta * x - log_scale)
 
-    def field_terms(self, m):
+    def log_scale_after_flip(self, log_scale):
+        return log_scale + 2.0 * jnp.abs(self.beta)
+
+    def field_terms(self, m, log_scale=None):
         # Closed form: F(m+-2) = F(m) e^{+-2 beta}; avoids two exponentials and any cancellation
         # of nearly equal terms.
-        ls = self.log_scale(m)
+        ls = self.log_scale(m) if log_scale is None else log_scale
         f0 = self.scaled(m, ls)
         two_b = 2.0 * self.beta
         g1 = f0 * jnp.sinh(two_b)

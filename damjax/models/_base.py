@@ -63,6 +63,6 @@ class AbstractBinaryMemory(AbstractMemory):
         super().check_state(state, name)
 
 
-def sign_keep_ties(field, state):
-    """``sign(field)``, keeping the current value where the field is exactly zero."""
-    return jnp.where(field > 0, 1.0, jnp.where(field < 0, -1.0, state)).astype(state.dtype)
+def sign_keep_ties(field, state, tol=0.0):
+    """``sign(field)``, keeping the current value where ``|field| <= tol`` (a tie)."""
+    return jnp.where(field > tol, 1.0, jnp.where(field < -tol, -1.0, state)).astype(state.dtype)

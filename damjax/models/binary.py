@@ -10,8 +10,11 @@ products (see :meth:`AbstractInteraction.field_terms`):
 
 .. math:: h = g_1(m)\,\Xi + s \sum_\mu g_0(m), \qquad m = \Xi s.
 
-Ties (h_i = 0) keep the current value, so fixed points are well defined and asynchronous dynamics
-never increase the energy.
+Ties keep the current value, so fixed points are well defined and asynchronous dynamics never
+increase the energy. A field counts as a tie when it is below the float rounding level of its own
+sum, ``|h_i| <= 8 sqrt(K) eps (sum_mu |g_1| + |sum_mu g_0|)`` (exact ties of integer-valued F, e.g.
+n = 2, otherwise come out as +-eps with a sign that depends on the summation order, and
+synchronous and asynchronous updates would disagree on what a fixed point is).
 
 Precision: the overlaps :math:`\Xi s` are products of +-1 values and are exact in any matmul
 precision (up to N = 2^24). The field product :math:`g_1(m)\Xi` is not: on GPU/TPU JAX's default
@@ -20,6 +23,8 @@ float32 matmul uses reduced-precision (bf16/tf32) passes, so it is computed with
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -83,12 +88,17 @@ class BinaryDAM(AbstractBinaryMemory):
 
     def energy(self, state: Float[Array, " N"]) -> Scalar:
         r""":math:`E = -\sum_\mu F(\xi^\mu\cdot s)`, via the rescaled F (finite whenever E is)."""
-        return self.aux_energy(self.overlaps(state), state)
+        e, ls = self.scaled_energy(state)
+        return e * jnp.exp(ls)
 
-    def aux_energy(self, aux, state=None) -> Scalar:
-        m = aux
+    def _scaled_energy_from_overlaps(self, m):
         ls = self.F.log_scale(m)
-        return -jnp.exp(ls) * jnp.sum(self._weights(self.F.scaled(m, ls)))
+        return -jnp.sum(self._weights(self.F.scaled(m, ls))), ls
+
+    def scaled_energy(self, state: Float[Array, " N"]) -> tuple[Scalar, Scalar]:
+        """``(E * exp(-L), L)``: the energy divided by a positive scale; finite even where
+        ``energy`` overflows (n = 30 at N = 1000 gives |E| ~ 1e90 > float32 max)."""
+        return self._scaled_energy_from_overlaps(self.overlaps(state))
 
     def scaled_field(self, state: Float[Array, " N"]) -> tuple[Float[Array, " N"], Scalar]:
         r"""``(h * exp(-L), L)``: the exact field divided by a positive scale (overflow-free).
@@ -109,23 +119,45 @@ class BinaryDAM(AbstractBinaryMemory):
         h, ls = self.scaled_field(state)
         return h * jnp.exp(ls)
 
+    def _tie_tol(self, g0, g1):
+        eps = jnp.finfo(g1.dtype).eps
+        k = self.patterns.shape[0]
+        mag = jnp.sum(jnp.abs(g1), axis=-1) + jnp.abs(jnp.sum(g0, axis=-1))
+        return 8.0 * math.sqrt(k) * eps * mag
+
     def update(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
         """Synchronous update: every neuron to the sign of its field (ties keep their value)."""
-        h, _ = self.scaled_field(state)
-        return sign_keep_ties(h, state)
+        m = self.overlaps(state)
+        g0, g1, _ = self.F.field_terms(m)
+        g0, g1 = self._weights(g0), self._weights(g1)
+        h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
+        return sign_keep_ties(h, state, self._tie_tol(g0, g1))
 
-    # --- asynchronous interface: aux = overlaps m, O(K) per neuron ---------------------------
+    # --- asynchronous interface: aux = (overlaps m, log-scale of F at m), O(K) per neuron -----
 
     def async_init(self, state):
-        return self.overlaps(state)
+        m = self.overlaps(state)
+        return m, self.F.log_scale(m)
 
-    def async_step(self, state, aux: Float[Array, " K"], i: Int[Array, ""]):
-        m = aux
-        g0, g1, _ = self.F.field_terms(m)
+    def async_step(self, state, aux, i: Int[Array, ""]):
+        # aux = (m, L) with L a valid log-scale for m. One pass over the K overlaps computes
+        # h_i = sum_mu g1 xi_mu,i + s_i g0 and the exact scale of m; a second updates m after a
+        # flip. The next step's scale is the exact one, bumped by one flip's worth if needed.
+        # No matrix product, no O(N K) work.
+        m, ls = aux
+        g0, g1, _ = self.F.field_terms(m, ls)
+        g0, g1 = self._weights(g0), self._weights(g1)
+        exact_ls = self.F.log_scale(m)
         col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
         s_i = state[i]
-        h_i = jnp.dot(self._weights(g1), col, precision=_HI) + s_i * jnp.sum(self._weights(g0))
-        new = jnp.where(h_i > 0, 1.0, jnp.where(h_i < 0, -1.0, s_i)).astype(state.dtype)
+        h_i = jnp.sum(g1 * col + s_i * g0)
+        new = sign_keep_ties(h_i, s_i, self._tie_tol(g0, g1))
         flipped = new != s_i
         m = m + jnp.where(flipped, 2.0 * new, 0.0) * col
-        return state.at[i].set(new), m, flipped
+        ls = jnp.where(flipped, self.F.log_scale_after_flip(exact_ls), exact_ls)
+        return state.at[i].set(new), (m, ls), flipped
+
+    def aux_energy(self, aux, state=None) -> Scalar:
+        m = aux[0] if isinstance(aux, tuple) else aux
+        e, ls = self._scaled_energy_from_overlaps(m)
+        return e * jnp.exp(ls)

@@ -1,0 +1,165 @@
+"""BinaryDAM: the exact matmul field against brute-force float64 energy differences."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import damjax as dj
+
+FS = (
+    [dj.Polynomial(n) for n in range(2, 7)]
+    + [dj.RectifiedPolynomial(n) for n in (2, 3, 4, 5)]
+    + [dj.Exponential(0.5), dj.Exponential(1.0)]
+)
+
+
+def F64(F, x):
+    """Plain float64 F (exponential shifted by ``shift`` to stay finite)."""
+    x = np.asarray(x, np.float64)
+    if isinstance(F, dj.Polynomial):
+        return x**F.n
+    if isinstance(F, dj.RectifiedPolynomial):
+        return np.where(x > 0, x, 0.0) ** F.n
+    return np.exp(float(F.beta) * x)
+
+
+def brute_field(F, X, s):
+    """h_i = E(s_i = -1) - E(s_i = +1), every energy evaluated from scratch in float64."""
+    X = np.asarray(X, np.float64)
+    s = np.asarray(s, np.float64)
+    h = np.empty(len(s))
+    for i in range(len(s)):
+        sp, sm = s.copy(), s.copy()
+        sp[i], sm[i] = 1.0, -1.0
+        h[i] = np.sum(F64(F, X @ sp)) - np.sum(F64(F, X @ sm))
+    return h
+
+
+@pytest.mark.parametrize("F", FS, ids=repr)
+@pytest.mark.parametrize("shape", [(3, 7), (20, 16), (50, 33)])
+def test_field_equals_brute_force(F, shape, getkey):
+    K, N = shape
+    X = dj.patterns.random_binary(getkey(), K, N)
+    model = dj.BinaryDAM(X, F)
+    states = jnp.concatenate(
+        [dj.patterns.random_binary(getkey(), 3, N), dj.patterns.flip(getkey(), X[:2], 0.1)]
+    )
+    for s in states:
+        ref = brute_field(F, X, s)
+        got = np.asarray(model.field(s), np.float64)
+        scale = np.max(np.abs(ref)) + 1e-30
+        np.testing.assert_allclose(got / scale, ref / scale, atol=2e-5)
+        # energy
+        e_ref = -np.sum(F64(F, np.asarray(X, np.float64) @ np.asarray(s, np.float64)))
+        np.testing.assert_allclose(float(model.energy(s)), e_ref, rtol=2e-5, atol=1e-4)
+
+
+def test_field_zero_keeps_state():
+    """Rectified F with every overlap <= -3: all energy differences vanish exactly."""
+    N = 12
+    X = jnp.ones((2, N))
+    s = -jnp.ones(N)
+    model = dj.BinaryDAM(X, dj.RectifiedPolynomial(3))
+    h = model.field(s)
+    assert np.all(np.asarray(h) == 0.0)
+    np.testing.assert_array_equal(brute_field(model.F, X, s), 0.0)
+    np.testing.assert_array_equal(model.update(s), s)
+    out = dj.retrieve(model, s, rule=dj.Async())
+    np.testing.assert_array_equal(out.states, s)
+    assert bool(out.converged)
+
+
+@pytest.mark.parametrize(
+    "F", [dj.Polynomial(30), dj.RectifiedPolynomial(30), dj.Exponential(1.0)], ids=repr
+)
+def test_large_degree_no_overflow_and_correct_signs(F, getkey):
+    N, K = 1000, 60
+    X = dj.patterns.random_binary(getkey(), K, N)
+    model = dj.BinaryDAM(X, F)
+    states = jnp.concatenate(
+        [dj.patterns.random_binary(getkey(), 2, N), dj.patterns.flip(getkey(), X[:2], 0.3)]
+    )
+    Xd = np.asarray(X, np.float64)
+    for s in states:
+        h, ls = model.scaled_field(s)
+        h = np.asarray(h)
+        assert np.all(np.isfinite(h)) and np.isfinite(float(ls))
+        e, els = model.scaled_energy(s)
+        assert np.isfinite(float(e)) and np.isfinite(float(els)) and float(e) < 0
+        # float64 brute force, shifted by the largest exponent so that it stays finite
+        sd = np.asarray(s, np.float64)
+        m = Xd @ sd
+        ref = np.empty(N)
+        if isinstance(F, dj.Exponential):
+            shift = m.max() + 2
+            f = lambda x: np.exp(x - shift)
+        else:
+            c = np.abs(m).max() + 2
+            f = lambda x: F64(F, x / c)
+        for i in range(N):
+            mp = m + (1 - sd[i]) * Xd[:, i]  # overlaps with s_i = +1
+            mm = m - (1 + sd[i]) * Xd[:, i]  # overlaps with s_i = -1
+            ref[i] = np.sum(f(mm)) - np.sum(f(mp))
+        ref = -ref  # h = E(-1) - E(+1) = sum F(m+) - sum F(m-)
+        decisive = np.abs(ref) > 1e-4 * np.abs(ref).max()
+        assert decisive.mean() > 0.5
+        np.testing.assert_array_equal(np.sign(h[decisive]), np.sign(ref[decisive]))
+        upd = np.asarray(model.update(s))
+        assert np.all(np.isin(upd, [-1.0, 1.0]))
+
+
+def test_stored_patterns_fixed_below_capacity(getkey):
+    X = dj.patterns.random_binary(getkey(), 200, 200)
+    assert float(dj.capacity.fixed_point_fraction(dj.BinaryDAM(X, dj.Polynomial(3)))) == 1.0
+
+
+def test_classic_hopfield_fails_far_above_capacity(getkey):
+    N = 200
+    X = dj.patterns.random_binary(getkey(), N // 2, N)  # K = 0.5 N >> 0.14 N
+    frac = float(dj.capacity.fixed_point_fraction(dj.BinaryDAM(X, dj.Polynomial(2))))
+    assert frac < 0.2
+    X = dj.patterns.random_binary(getkey(), 5, N)  # K = 0.025 N
+    assert float(dj.capacity.fixed_point_fraction(dj.BinaryDAM(X, dj.Polynomial(2)))) == 1.0
+
+
+def test_mask_equals_subset(getkey):
+    X = dj.patterns.random_binary(getkey(), 30, 40)
+    mask = (jnp.arange(30) < 17).astype(jnp.float32)
+    masked = dj.BinaryDAM(X, dj.Polynomial(3), mask=mask)
+    subset = dj.BinaryDAM(X[:17], dj.Polynomial(3))
+    s = dj.patterns.random_binary(getkey(), 1, 40)[0]
+    np.testing.assert_allclose(masked.field(s), subset.field(s), rtol=1e-5)
+    np.testing.assert_allclose(masked.energy(s), subset.energy(s), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.ones((3,)), "2-D"),
+        (np.zeros((0, 5)), "K = 0"),
+        (np.array([[1.0, 0.0], [1.0, -1.0]]), r"\+1 and -1"),
+        (np.array([[1.0, np.nan]]), r"\+1 and -1"),
+    ],
+)
+def test_bad_patterns(bad, match):
+    with pytest.raises(ValueError, match=match):
+        dj.BinaryDAM(bad, dj.Polynomial(2))
+
+
+def test_bad_arguments():
+    X = np.ones((2, 4))
+    with pytest.raises(ValueError, match="degree `n`"):
+        dj.Polynomial(0)
+    with pytest.raises(TypeError, match="degree `n`"):
+        dj.RectifiedPolynomial(2.5)
+    with pytest.raises(ValueError, match="beta"):
+        dj.Exponential(float("inf"))
+    with pytest.raises(ValueError, match="beta"):
+        dj.Exponential(float("nan"))
+    with pytest.raises(TypeError, match="`F`"):
+        dj.BinaryDAM(X, lambda x: x)
+    model = dj.BinaryDAM(X, dj.Polynomial(2))
+    with pytest.raises(ValueError, match="`cues` must have last dimension N = 4"):
+        dj.retrieve(model, jnp.ones((3, 5)))
+    with pytest.raises(ValueError, match="`mask`"):
+        dj.BinaryDAM(X, dj.Polynomial(2), mask=jnp.ones(3))

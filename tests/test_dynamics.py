@@ -1,0 +1,138 @@
+"""Dynamics rules through the single entry point ``damjax.retrieve``."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import damjax as dj
+
+RULES = [dj.Sync(), dj.Async(), dj.Async(order="random"), dj.OneStep()]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    F=st.sampled_from(
+        [
+            dj.Polynomial(2),
+            dj.Polynomial(3),
+            dj.Polynomial(5),
+            dj.RectifiedPolynomial(4),
+            dj.Exponential(0.3),
+        ]
+    ),
+    N=st.integers(8, 40),
+    K=st.integers(1, 60),
+    seed=st.integers(0, 2**16),
+    order=st.sampled_from(["fixed", "random"]),
+)
+def test_async_energy_never_increases(F, N, K, seed, order):
+    key = jax.random.key(seed)
+    k1, k2, k3 = jax.random.split(key, 3)
+    model = dj.BinaryDAM(dj.patterns.random_binary(k1, K, N), F)
+    cues = dj.patterns.random_binary(k2, 6, N)
+    out = dj.retrieve(
+        model, cues, rule=dj.Async(order=order), max_steps=30, record_energy=True, key=k3
+    )
+    E = np.asarray(out.energies, np.float64)
+    for row, steps in zip(E, np.asarray(out.steps)):
+        row = row[: steps + 1]
+        assert np.all(np.isfinite(row))
+        tol = 1e-5 * np.max(np.abs(row)) + 1e-6
+        assert np.all(np.diff(row) <= tol)
+    # every converged async state is a fixed point of the synchronous update too
+    conv = np.asarray(out.converged)
+    fixed = np.asarray(dj.capacity.is_fixed_point(model, out.states))
+    assert np.all(fixed[conv])
+
+
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_retrieval_from_corrupted_cues(rule, getkey):
+    X = dj.patterns.random_binary(getkey(), 20, 100)
+    model = dj.BinaryDAM(X, dj.Polynomial(3))
+    cues = dj.patterns.flip(getkey(), X, 0.1)
+    out = dj.retrieve(model, cues, rule=rule, key=getkey(), record_energy=True)
+    assert out.states.shape == cues.shape and out.steps.shape == (20,)
+    assert out.energies.shape == (20, (1 if isinstance(rule, dj.OneStep) else 100) + 1)
+    assert float(jnp.mean(jnp.all(out.states == X, axis=-1))) == 1.0
+    if not isinstance(rule, dj.OneStep):
+        assert bool(jnp.all(out.converged))
+    # the energy trace starts at the cue's energy
+    np.testing.assert_allclose(out.energies[:, 0], jax.vmap(model.energy)(cues), rtol=1e-5)
+
+
+def test_single_cue_and_max_steps(getkey):
+    X = dj.patterns.random_binary(getkey(), 20, 50)
+    model = dj.BinaryDAM(X, dj.Polynomial(2))
+    s = dj.patterns.random_binary(getkey(), 1, 50)[0]
+    out = dj.retrieve(model, s, rule=dj.Sync(), max_steps=1)
+    assert out.states.shape == (50,) and out.steps.shape == ()
+    assert int(out.steps) == 1
+    with pytest.raises(ValueError, match="max_steps"):
+        dj.retrieve(model, s, max_steps=0)
+    with pytest.raises(ValueError, match="key"):
+        dj.retrieve(model, s, rule=dj.Async(order="random"))
+    with pytest.raises(ValueError, match="order"):
+        dj.Async(order="backwards")
+    with pytest.raises(TypeError, match="rule"):
+        dj.retrieve(model, s, rule="sync")
+
+
+def test_sync_equals_reference_loop(getkey):
+    """Sync dynamics == a NumPy loop of sign(brute-force field) updates."""
+    X = dj.patterns.random_binary(getkey(), 30, 24)
+    F = dj.Polynomial(3)
+    model = dj.BinaryDAM(X, F)
+    s0 = dj.patterns.random_binary(getkey(), 1, 24)[0]
+    Xd = np.asarray(X, np.float64)
+    s = np.asarray(s0, np.float64)
+    for _ in range(20):
+        m = Xd @ s
+        h = np.array(
+            [
+                np.sum((m + (1 - s[i]) * Xd[:, i]) ** 3) - np.sum((m - (1 + s[i]) * Xd[:, i]) ** 3)
+                for i in range(len(s))
+            ]
+        )
+        new = np.where(h > 0, 1.0, np.where(h < 0, -1.0, s))
+        if np.array_equal(new, s):
+            break
+        s = new
+    out = dj.retrieve(model, s0, rule=dj.Sync(), max_steps=20)
+    np.testing.assert_array_equal(out.states, s)
+
+
+def test_vmap_over_networks_equals_loop(getkey):
+    keys = jax.random.split(getkey(), 4)
+    Xs = jax.vmap(lambda k: dj.patterns.random_binary(k, 15, 40))(keys)
+    cues = dj.patterns.flip(getkey(), Xs[:, :5], 0.2)
+
+    def run(X, c):
+        return dj.retrieve(dj.BinaryDAM(X, dj.Polynomial(3)), c, rule=dj.Async()).states
+
+    batched = jax.vmap(run)(Xs, cues)
+    for i in range(4):
+        np.testing.assert_array_equal(batched[i], run(Xs[i], cues[i]))
+    # eqx.filter_vmap over model objects
+    models = eqx.filter_vmap(lambda X: dj.BinaryDAM(X, dj.Polynomial(3)))(Xs)
+    out = eqx.filter_vmap(lambda m, c: dj.retrieve(m, c).states)(models, cues)
+    for i in range(4):
+        np.testing.assert_array_equal(
+            out[i], dj.retrieve(dj.BinaryDAM(Xs[i], dj.Polynomial(3)), cues[i]).states
+        )
+
+
+def test_no_retracing_on_second_call(getkey):
+    from damjax.dynamics._base import _retrieve_batched
+
+    X = dj.patterns.random_binary(getkey(), 10, 32)
+    model = dj.BinaryDAM(X, dj.Polynomial(4))
+    cues = dj.patterns.random_binary(getkey(), 8, 32)
+    dj.retrieve(model, cues, rule=dj.Async())
+    traced = _retrieve_batched._cached._cache_size()
+    model2 = dj.BinaryDAM(dj.patterns.random_binary(getkey(), 10, 32), dj.Polynomial(4))
+    dj.retrieve(model2, dj.patterns.random_binary(getkey(), 8, 32), rule=dj.Async())
+    assert _retrieve_batched._cached._cache_size() == traced
