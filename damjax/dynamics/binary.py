@@ -61,14 +61,19 @@ class Async(AbstractRule):
     **Arguments:** ``order`` — ``"fixed"`` (0..N-1 every sweep) or ``"random"`` (a fresh random
     permutation per sweep and cue; needs ``key``). Stops after a sweep with no flip (a fixed point)
     or after ``max_steps`` sweeps. Each neuron update costs O(K) (the overlaps are updated after
-    each flip); energies never increase.
+    each flip); energies never increase. ``refresh_every`` — how many neuron updates between exact
+    recomputations of the model's incremental bookkeeping (``async_refresh``; for
+    :class:`BinaryDAM` the overflow scale).
     """
 
     order: Literal["fixed", "random"] = "fixed"
+    refresh_every: int = 16
 
     def __check_init__(self):
         if self.order not in ("fixed", "random"):
             raise ValueError(f"`order` must be 'fixed' or 'random'; got {self.order!r}")
+        if not isinstance(self.refresh_every, int) or self.refresh_every < 1:
+            raise ValueError(f"`refresh_every` must be an integer >= 1; got {self.refresh_every!r}")
 
     @property
     def needs_key(self) -> bool:
@@ -97,7 +102,19 @@ class Async(AbstractRule):
                 s, aux, flipped = model.async_step(s, aux, perm[j])
                 return s, aux, any_flip | flipped
 
-            s, aux, any_flip = jax.lax.fori_loop(0, n, neuron, (s, aux, jnp.asarray(False)))
+            def block(start, stop, c):
+                s, aux, any_flip = c
+                aux = model.async_refresh(s, aux)
+                return jax.lax.fori_loop(start, stop, neuron, (s, aux, any_flip))
+
+            r = min(self.refresh_every, n)
+            nblocks = n // r
+            c = jax.lax.fori_loop(
+                0, nblocks, lambda b, c: block(b * r, b * r + r, c), (s, aux, jnp.asarray(False))
+            )
+            if nblocks * r < n:
+                c = block(nblocks * r, n, c)
+            s, aux, any_flip = c
             if record_energy:
                 trace = trace.at[t + 1].set(model.aux_energy(aux, s))
             return s, aux, t + 1, ~any_flip, trace

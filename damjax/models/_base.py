@@ -55,6 +55,11 @@ class AbstractBinaryMemory(AbstractMemory):
     ) -> tuple[Float[Array, " N"], Array, Bool[Array, ""]]:
         """Update neuron ``i`` given ``aux``; returns ``(state, aux, flipped)``."""
 
+    def async_refresh(self, state: Float[Array, " N"], aux: Array) -> Array:
+        """Recompute whatever ``async_step`` only tracks approximately (called every
+        ``Async.refresh_every`` neurons). The default keeps ``aux`` as it is."""
+        return aux
+
     @abc.abstractmethod
     def aux_energy(self, aux: Array, state: Float[Array, " N"]) -> Scalar:
         """Energy from the auxiliary quantities (cheap, for energy traces)."""

@@ -140,22 +140,28 @@ class BinaryDAM(AbstractBinaryMemory):
         return m, self.F.log_scale(m)
 
     def async_step(self, state, aux, i: Int[Array, ""]):
-        # aux = (m, L) with L a valid log-scale for m. One pass over the K overlaps computes
-        # h_i = sum_mu g1 xi_mu,i + s_i g0 and the exact scale of m; a second updates m after a
-        # flip. The next step's scale is the exact one, bumped by one flip's worth if needed.
-        # No matrix product, no O(N K) work.
+        # aux = (m, L) with L a valid log-scale for m. One fused pass over the K overlaps gives
+        # sum_mu g1 xi_mu,i, sum_mu g0 and sum_mu |g1| (for the tie level); a second updates m
+        # after a flip. The scale is bumped by one flip's worth instead of recomputed (each
+        # overlap moves by at most 2) and refreshed exactly by ``async_refresh`` every few
+        # neurons. No matrix product, no O(N K) work.
         m, ls = aux
         g0, g1, _ = self.F.field_terms(m, ls)
         g0, g1 = self._weights(g0), self._weights(g1)
-        exact_ls = self.F.log_scale(m)
         col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
         s_i = state[i]
-        h_i = jnp.sum(g1 * col + s_i * g0)
-        new = sign_keep_ties(h_i, s_i, self._tie_tol(g0, g1))
+        a, b, c = jnp.sum(jnp.stack([g1 * col, g0, jnp.abs(g1)]), axis=-1)
+        h_i = a + s_i * b
+        tol = 8.0 * math.sqrt(self.patterns.shape[0]) * jnp.finfo(g1.dtype).eps * (c + jnp.abs(b))
+        new = sign_keep_ties(h_i, s_i, tol)
         flipped = new != s_i
         m = m + jnp.where(flipped, 2.0 * new, 0.0) * col
-        ls = jnp.where(flipped, self.F.log_scale_after_flip(exact_ls), exact_ls)
+        ls = jnp.where(flipped, self.F.log_scale_after_flip(ls), ls)
         return state.at[i].set(new), (m, ls), flipped
+
+    def async_refresh(self, state, aux):
+        m, _ = aux
+        return m, self.F.log_scale(m)
 
     def aux_energy(self, aux, state=None) -> Scalar:
         m = aux[0] if isinstance(aux, tuple) else aux
