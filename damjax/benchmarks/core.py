@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +12,7 @@ from ..dynamics import Async
 from ..interactions import Polynomial
 from ..models import BinaryDAM
 from ..patterns import random_binary
-from ._timing import median_time
+from ._timing import interleaved_times, median_ratio
 
 SUITE = "core"
 
@@ -43,7 +45,7 @@ def numpy_field(X, S, n):
 
 def run(quick: bool = False) -> dict:
     B, K, N, n = (64, 500, 100, 3) if quick else (256, 2000, 400, 3)
-    reps = 3 if quick else 7
+    reps = 3 if quick else 9
     kx, ks = jax.random.split(jax.random.key(0))
     X = random_binary(kx, K, N)
     S = random_binary(ks, B, N)
@@ -51,9 +53,6 @@ def run(quick: bool = False) -> dict:
 
     gemm = jax.jit(lambda S, X: (S @ X.T) @ X)
     sync = jax.jit(lambda model, S: jax.vmap(model.update)(S))
-    t_gemm = median_time(gemm, S, X, repeats=reps)
-    t_sync = median_time(sync, model, S, repeats=reps)
-
     rule = Async()
 
     @jax.jit
@@ -63,28 +62,35 @@ def run(quick: bool = False) -> dict:
             lambda s: rule.run(model, s, key=key, max_steps=1, record_energy=False).states
         )(S)
 
-    t_async = median_time(async_sweep, model, S, repeats=reps)
-
     naive = jax.jit(lambda X, S: naive_update(X, Polynomial(n), S))
-    t_naive = median_time(naive, X, S, repeats=1 if not quick else 2)
-
     Xn, Sn = np.asarray(X), np.asarray(S)
-    t_np = median_time(lambda: numpy_field(Xn, Sn, n), repeats=reps)
+    times = interleaved_times(
+        {
+            "gemm": (gemm, (S, X)),
+            "sync": (sync, (model, S)),
+            "async": (async_sweep, (model, S)),
+            "numpy": (lambda: numpy_field(Xn, Sn, n), ()),
+        },
+        repeats=reps,
+    )
+    # the naive rule is ~100x slower: fewer rounds, each paired with its own sync timing
+    slow = interleaved_times({"sync": (sync, (model, S)), "naive": (naive, (X, S))}, repeats=2)
+    t_sync = statistics.median(times["sync"])
 
     # the naive rule and NumPy must agree with damjax (same decisions) for the ratios to be fair
     ours = np.asarray(sync(model, S))
     agree_naive = float(np.mean(np.asarray(naive(X, S)) == ours))
     agree_np = float(np.mean(numpy_field(Xn, Sn, n) == ours))
     return {
-        "sync_vs_gemm": t_sync / t_gemm,
-        "naive_speedup": t_naive / t_sync,
-        "async_vs_sync": t_async / t_sync,
-        "numpy_speedup": t_np / t_sync,
+        "sync_vs_gemm": median_ratio(times, "sync", "gemm"),
+        "naive_speedup": median_ratio(slow, "naive", "sync"),
+        "async_vs_sync": median_ratio(times, "async", "sync"),
+        "numpy_speedup": median_ratio(times, "numpy", "sync"),
         "sync_update_s": t_sync,
-        "gemm_s": t_gemm,
-        "async_sweep_s": t_async,
-        "naive_update_s": t_naive,
-        "numpy_update_s": t_np,
+        "gemm_s": statistics.median(times["gemm"]),
+        "async_sweep_s": statistics.median(times["async"]),
+        "naive_update_s": statistics.median(slow["naive"]),
+        "numpy_update_s": statistics.median(times["numpy"]),
         "agreement_naive": agree_naive,
         "agreement_numpy": agree_np,
         "core_shapes": {"B": B, "K": K, "N": N, "F": f"x^{n}"},
