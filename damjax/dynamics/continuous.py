@@ -1,0 +1,301 @@
+r"""Continuous-time rules for continuous models: an explicit ``Euler(dt)`` rule and an adaptive
+``ODE`` rule integrated with diffrax; :func:`trajectory` saves whole trajectories.
+
+Both work through :func:`damjax.retrieve` on any :class:`damjax.AbstractContinuousMemory`
+(:class:`damjax.ModernHopfield`: the gradient flow :math:`\dot\xi = X\mathrm{softmax}(\beta
+X^T\xi) - \xi`; :class:`damjax.LagrangianNetwork`: the visible/hidden dynamics of Krotov & Hopfield
+2021). The cue is the visible state; the model builds its ODE state from it (``ode_init``).
+A run stops at a steady state, :math:`\max|dy/dt| \le` ``tol`` :math:`\cdot\max(1, \max|y|)`, and reports it in
+``converged``; NaN or inf states never count as converged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._custom_types import Array, Bool, Float
+from ..models._continuous import AbstractContinuousMemory
+from ._base import AbstractRule, Retrieval, iterate_to_fixed_point
+
+__all__ = ["Euler", "ODE", "Trajectory", "trajectory"]
+
+
+def _max_abs(tree):
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(tree)]))
+
+
+def _all_finite(tree):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def _scale(tree):
+    # steady-state tests are relative to the state's size (float32 round-off of large states)
+    return jnp.maximum(1.0, _max_abs(tree))
+
+
+def _check_positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a number > 0; got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"`{name}` must be a finite number > 0; got {value}")
+
+
+class _AbstractContinuousRule(AbstractRule):
+    def check_model(self, model):
+        if not isinstance(model, AbstractContinuousMemory):
+            raise TypeError(
+                f"{type(self).__name__} needs a continuous model (AbstractContinuousMemory, e.g. "
+                f"ModernHopfield or LagrangianNetwork); got {type(model).__name__}"
+            )
+
+
+class Euler(_AbstractContinuousRule):
+    r"""Explicit Euler steps :math:`y \leftarrow y + dt\, F(y)` of the model's flow.
+
+    **Arguments:**
+
+    * ``dt`` — step size (> 0, in the model's time units; e.g. ``dt = tau_f``).
+    * ``tol`` — stop at a steady state: when a step moves no coordinate by more than
+      ``tol * dt * max(1, max|y|)`` (> 0, default 1e-5).
+
+    ``steps`` counts Euler steps; with ``record_energy`` the energy of the ODE state is recorded
+    before the first and after every step (NaN-padded after convergence).
+    """
+
+    dt: float
+    tol: float = 1e-5
+
+    def __check_init__(self):
+        _check_positive(self.dt, "dt")
+        _check_positive(self.tol, "tol")
+
+    def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
+        dt, tol = self.dt, self.tol
+
+        def step(y, t):
+            return jax.tree.map(lambda a, b: a + dt * b, y, model.ode_field(y))
+
+        def converged(old, new):
+            moved = _max_abs(jax.tree.map(lambda a, b: a - b, new, old))
+            return (moved <= tol * dt * _scale(new)) & _all_finite(new)
+
+        out = iterate_to_fixed_point(
+            step,
+            model.ode_energy,
+            model.ode_init(state),
+            max_steps=max_steps,
+            record_energy=record_energy,
+            converged=converged,
+        )
+        return Retrieval(
+            states=model.ode_visible(out.states),
+            steps=out.steps,
+            converged=out.converged,
+            energies=out.energies,
+        )
+
+
+class ODE(_AbstractContinuousRule):
+    r"""The model's flow integrated with a diffrax solver and adaptive steps (PID controller).
+
+    **Arguments:**
+
+    * ``t1`` — integration horizon (> 0, model time units; default 100).
+    * ``solver`` — a diffrax solver (default ``diffrax.Tsit5()``; use an implicit solver such as
+      ``diffrax.Kvaerno5()`` for stiff problems, e.g. very small ``tau_h``).
+    * ``rtol``, ``atol`` — step-size controller tolerances.
+    * ``tol`` — stop early at a steady state, :math:`\max|dy/dt| \le` ``tol * max(1, max|y|)``
+      (a diffrax event).
+    * ``saves`` — with ``record_energy``: the energy is saved at ``saves`` equally spaced times in
+      [0, t1] (NaN after an early stop), so ``energies`` has shape (..., saves).
+
+    ``max_steps`` of :func:`damjax.retrieve` is the solver's step budget; ``steps`` reports the
+    accepted steps. ``converged`` is True when the steady state was reached without solver error.
+    """
+
+    t1: float = 100.0
+    solver: diffrax.AbstractSolver = diffrax.Tsit5()
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    tol: float = 1e-5
+    saves: int = eqx.field(static=True, default=101)
+
+    def __check_init__(self):
+        _check_positive(self.t1, "t1")
+        _check_positive(self.rtol, "rtol")
+        _check_positive(self.atol, "atol")
+        _check_positive(self.tol, "tol")
+        if not isinstance(self.solver, diffrax.AbstractSolver):
+            raise TypeError(f"`solver` must be a diffrax solver; got {self.solver!r}")
+        if isinstance(self.saves, bool) or not isinstance(self.saves, int) or self.saves < 2:
+            raise ValueError(f"`saves` must be an integer >= 2; got {self.saves!r}")
+
+    def _solve(self, model, y0, *, saveat, max_steps, event):
+        term = diffrax.ODETerm(lambda t, y, args: model.ode_field(y))
+        return diffrax.diffeqsolve(
+            term,
+            self.solver,
+            t0=0.0,
+            t1=self.t1,
+            dt0=None,
+            y0=y0,
+            saveat=saveat,
+            stepsize_controller=diffrax.PIDController(rtol=self.rtol, atol=self.atol),
+            max_steps=max_steps,
+            event=event,
+            throw=False,
+        )
+
+    def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
+        tol = self.tol
+        y0 = model.ode_init(state)
+
+        def steady(t, y, args, **kwargs):
+            return _max_abs(model.ode_field(y)) <= tol * _scale(y)
+
+        subs = [diffrax.SubSaveAt(t1=True)]
+        if record_energy:
+            ts = jnp.linspace(0.0, self.t1, self.saves)
+            subs.append(diffrax.SubSaveAt(ts=ts, fn=lambda t, y, args: model.ode_energy(y)))
+        sol = self._solve(
+            model,
+            y0,
+            saveat=diffrax.SaveAt(subs=subs),
+            max_steps=max_steps,
+            event=diffrax.Event(steady),
+        )
+        y1 = jax.tree.map(lambda x: x[-1], sol.ys[0])
+        ok = (
+            (sol.result == diffrax.RESULTS.successful)
+            | (sol.result == diffrax.RESULTS.event_occurred)
+        ) & _all_finite(y1)
+        converged = ok & (_max_abs(model.ode_field(y1)) <= tol * _scale(y1))
+        energies = None
+        if record_energy:
+            e = sol.ys[1]
+            energies = jnp.where(jnp.isfinite(sol.ts[1]), e, jnp.nan)
+        return Retrieval(
+            states=model.ode_visible(y1),
+            steps=jnp.asarray(sol.stats["num_accepted_steps"], jnp.int32),
+            converged=converged,
+            energies=energies,
+        )
+
+
+class Trajectory(eqx.Module):
+    """Saved trajectories of :func:`trajectory`.
+
+    **Fields:** ``ts`` (T,) save times; ``states`` (B, T, N) visible states; ``ys`` the model's full
+    ODE state at every save (e.g. ``(v, h)`` with shapes (B, T, N_f), (B, T, N_h)); ``energies``
+    (B, T); ``ok`` (B,) True where the integration finished without solver error or NaN.
+    """
+
+    ts: Float[Array, " T"]
+    states: Float[Array, "B T N"]
+    ys: object
+    energies: Float[Array, "B T"]
+    ok: Bool[Array, " B"]
+
+
+@eqx.filter_jit
+def _trajectory_batched(model, y0s, rule, t1, saves, max_steps):
+    if isinstance(rule, Euler):
+        n = max(1, math.ceil(t1 / rule.dt - 1e-9))
+        ts = rule.dt * jnp.arange(n + 1)
+
+        def one(y0):
+            def body(y, _):
+                new = jax.tree.map(lambda a, b: a + rule.dt * b, y, model.ode_field(y))
+                return new, new
+
+            _, ys = jax.lax.scan(body, y0, None, length=n)
+            return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
+
+        ys = jax.vmap(one)(y0s)
+        ok_extra = None
+    else:
+        ts = jnp.linspace(0.0, t1, saves)
+        rule_t = eqx.tree_at(lambda r: r.t1, rule, t1)
+
+        def one(y0):
+            sol = rule_t._solve(
+                model, y0, saveat=diffrax.SaveAt(ts=ts), max_steps=max_steps, event=None
+            )
+            return sol.ys, sol.result == diffrax.RESULTS.successful
+
+        ys, ok_extra = jax.vmap(one)(y0s)
+    energies = jax.vmap(jax.vmap(model.ode_energy))(ys)
+    states = jax.vmap(jax.vmap(model.ode_visible))(ys)
+    ok = jnp.all(jnp.isfinite(energies), axis=-1)
+    if ok_extra is not None:
+        ok = ok & ok_extra
+    return Trajectory(ts=ts, states=states, ys=ys, energies=energies, ok=ok)
+
+
+def trajectory(
+    model: AbstractContinuousMemory,
+    cues: Float[Array, "*B N"] | None = None,
+    *,
+    rule: Euler | ODE,
+    t1: float | None = None,
+    init=None,
+    max_steps: int = 100_000,
+) -> Trajectory:
+    """Integrate the flow of ``model`` over [0, t1] from every cue and save the trajectory.
+
+    **Arguments:**
+
+    * ``model`` — a continuous model.
+    * ``cues`` — (N,) or (B, N) visible initial states (ODE states built by ``model.ode_init``).
+    * ``rule`` — ``Euler(dt)`` (saves every step: ``ts = dt * [0, 1, ..., ceil(t1/dt)]``) or
+      ``ODE(...)`` (saves at ``rule.saves`` equally spaced times; no early stop).
+    * ``t1`` — horizon (default ``rule.t1`` for ``ODE``; required for ``Euler``).
+    * ``init`` — instead of ``cues``: explicit ODE states with a leading batch axis, e.g.
+      ``(v0, h0)`` of shapes (B, N_f), (B, N_h) for a :class:`damjax.LagrangianNetwork`.
+    * ``max_steps`` — solver step budget (``ODE``).
+
+    **Returns:** a :class:`Trajectory` (batched; a single cue gives B = 1).
+
+    **Raises:** ``TypeError`` / ``ValueError`` for a non-continuous model, a wrong rule, bad shapes
+    or NaN cues.
+    """
+    if not isinstance(rule, (Euler, ODE)):
+        raise TypeError(f"`rule` must be damjax.Euler(dt) or damjax.ODE(); got {rule!r}")
+    rule.check_model(model)
+    if t1 is None:
+        if isinstance(rule, Euler):
+            raise ValueError("`t1` is required with rule=Euler(dt)")
+        t1 = rule.t1
+    _check_positive(float(t1), "t1")
+    if (cues is None) == (init is None):
+        raise ValueError("give exactly one of `cues` (visible states) or `init` (ODE states)")
+    if init is None:
+        cues = jnp.asarray(cues)
+        model.check_state(cues, "cues")
+        if cues.ndim > 2:
+            raise ValueError(f"`cues` must have shape (N,) or (B, N); got {cues.shape}")
+        batch = cues[None] if cues.ndim == 1 else cues
+        y0s = jax.vmap(model.ode_init)(batch)
+    else:
+        y0s = jax.tree.map(jnp.asarray, init)
+        leaves = jax.tree.leaves(y0s)
+        if any(x.ndim < 2 for x in leaves) or len({x.shape[0] for x in leaves}) != 1:
+            raise ValueError(
+                "`init` must be ODE states with a common leading batch axis, e.g. (v0, h0) of "
+                "shapes (B, N_f), (B, N_h)"
+            )
+        probe = jax.vmap(model.ode_init)(model.ode_visible(y0s))
+        if jax.tree.structure(probe) != jax.tree.structure(y0s) or any(
+            a.shape != b.shape for a, b in zip(jax.tree.leaves(probe), leaves)
+        ):
+            raise ValueError(
+                "`init` does not match the model's ODE state: expected shapes "
+                f"{[x.shape for x in jax.tree.leaves(probe)]}; got {[x.shape for x in leaves]}"
+            )
+    saves = rule.saves if isinstance(rule, ODE) else 0
+    return _trajectory_batched(model, y0s, rule, float(t1), saves, max_steps)

@@ -1,0 +1,65 @@
+"""The interface between continuous-state models and continuous-time rules (``Euler``, ``ODE``).
+
+A continuous model integrates an internal ODE state ``y`` (a pytree: the state itself for
+:class:`damjax.ModernHopfield`, the pair ``(v, h)`` of visible and hidden neurons for a
+:class:`damjax.LagrangianNetwork`). :func:`damjax.retrieve` hands the rule a visible state (what
+the user's cues are); the model says how to build ``y`` from it (``ode_init``), the time
+derivative ``dy/dt`` (``ode_field``), the energy of ``y`` (``ode_energy``, a Lyapunov function of
+the flow) and how to read the visible state back (``ode_visible``).
+"""
+
+from __future__ import annotations
+
+import abc
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._custom_types import Array, Float, Scalar, is_concrete
+from ._base import AbstractMemory
+
+
+class AbstractContinuousMemory(AbstractMemory):
+    """A memory with continuous states and a continuous-time flow :math:`dy/dt = F(y)`."""
+
+    @abc.abstractmethod
+    def ode_init(self, state: Float[Array, " N"]):
+        """The ODE state ``y`` (a pytree) that starts from the visible ``state``."""
+
+    @abc.abstractmethod
+    def ode_field(self, y):
+        """``dy/dt`` (same pytree structure as ``y``)."""
+
+    @abc.abstractmethod
+    def ode_energy(self, y) -> Scalar:
+        """Energy of the ODE state (non-increasing along the flow)."""
+
+    @abc.abstractmethod
+    def ode_visible(self, y) -> Float[Array, " N"]:
+        """The visible state contained in ``y``."""
+
+    def check_state(self, state, name: str = "cues"):
+        """Width check, and a clear error for NaN / inf cues (instead of silent NaN results)."""
+        super().check_state(state, name)
+        if is_concrete(state):
+            host = np.asarray(state)
+            if not np.all(np.isfinite(host)):
+                bad = int(np.sum(~np.isfinite(host)))
+                raise ValueError(f"`{name}` contains {bad} NaN or infinite value(s)")
+
+
+def check_real_matrix(x, name: str, shape_doc: str):
+    """Return ``x`` as a finite floating 2-D array with both dimensions >= 1."""
+    arr = x if hasattr(x, "shape") else np.asarray(x)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"`{name}` must be a 2-D array of shape {shape_doc}; got shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"`{name}` must have both dimensions >= 1 {shape_doc}; got {arr.shape}")
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = jnp.asarray(arr, dtype=jnp.result_type(float))
+    arr = jnp.asarray(arr)
+    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
+        raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
+    return arr
