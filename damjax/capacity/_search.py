@@ -41,15 +41,28 @@ class Retrieves(AbstractCriterion):
     """At least ``threshold`` of the stored patterns are retrieved exactly from cues with a
     fraction ``rho`` of flipped bits (``method`` "exact" or "bernoulli") under ``rule``."""
 
-    rho: float = 0.1
-    threshold: float = 0.9
-    rule: AbstractRule = Sync()
-    max_steps: int = eqx.field(static=True, default=50)
-    method: str = eqx.field(static=True, default="exact")
+    rho: Float[Array, ""]
+    threshold: Float[Array, ""]
+    rule: AbstractRule
+    max_steps: int = eqx.field(static=True)
+    method: str = eqx.field(static=True)
 
-    def __check_init__(self):
-        check_fraction(self.rho, "rho")
-        check_fraction(self.threshold, "threshold")
+    def __init__(
+        self,
+        rho: float = 0.1,
+        threshold: float = 0.9,
+        rule: AbstractRule | None = None,
+        max_steps: int = 50,
+        method: str = "exact",
+    ):
+        # rho and threshold are stored as arrays so that new values do not recompile the search
+        self.rho = jnp.asarray(check_fraction(rho, "rho"), jnp.float32)
+        self.threshold = jnp.asarray(check_fraction(threshold, "threshold"), jnp.float32)
+        self.rule = Sync() if rule is None else rule
+        self.max_steps = check_positive_int(max_steps, "max_steps")
+        if method not in ("exact", "bernoulli"):
+            raise ValueError(f"`method` must be 'exact' or 'bernoulli'; got {method!r}")
+        self.method = method
 
     def __call__(self, model, key):
         k_flip, k_rule = jax.random.split(key)
@@ -122,4 +135,5 @@ def capacity_search(
         raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
     criterion = Stable() if criterion is None else criterion
     keys = jax.random.split(key, patterns.shape[0])
-    return _search(patterns, F, criterion, keys, k_min, k_max)
+    # k_min / k_max enter as arrays: other bounds reuse the same compilation
+    return _search(patterns, F, criterion, keys, jnp.int32(k_min), jnp.int32(k_max))
