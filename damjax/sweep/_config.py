@@ -1,0 +1,166 @@
+"""TOML sweep configs and the ``damjax sweep`` command.
+
+Format::
+
+    experiment = "retrieval"      # registered name or "package.module:function"   (required)
+    seeds = 8                     # int S (seeds 0..S-1) or a list of ints          (default 1)
+    common_keys = false           # key depends on the seed only                   (optional)
+    batch_size = 64               # rows per compiled call (default: one point's seeds)
+
+    [axes]                        # one product block; or [[axes]] tables for several blocks
+    N = [100, 200]
+    K = {start = 10, stop = 80, num = 4, scale = "log"}
+    rho = [0.0, 0.1]
+
+    [fixed]                       # constants passed to every point                (optional)
+    F = "poly"
+    n = 3
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._grid import Grid
+
+__all__ = ["SweepConfig", "add_cli", "load_config", "parse_config"]
+
+_TOP = {"experiment", "seeds", "common_keys", "batch_size", "axes", "fixed", "description"}
+
+
+class SweepConfig:
+    """A parsed TOML sweep config: ``grid``, ``experiment`` (resolved), ``batch_size``."""
+
+    def __init__(self, grid: Grid, experiment, batch_size: int | None, raw: dict):
+        self.grid = grid
+        self.experiment = experiment
+        self.batch_size = batch_size
+        self.raw = raw
+
+    def __repr__(self):
+        return f"SweepConfig(experiment={self.experiment.name!r}, grid={self.grid!r})"
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "config") -> SweepConfig:
+    """Validate a config dict (as read from TOML) and build its grid and experiment.
+
+    Every point is resolved against the experiment's parameters, so unknown axes, wrong types,
+    empty axes, K < 1, N < 2 ... fail here, before any work.
+
+    **Raises:** ``ValueError`` / ``TypeError`` whose message names the offending field.
+    """
+    from ._experiment import get_experiment
+
+    if not isinstance(raw, dict):
+        raise TypeError(f"{source}: expected a table at the top level")
+    unknown = sorted(set(raw) - _TOP)
+    if unknown:
+        raise ValueError(f"{source}: unknown field {unknown[0]!r}; allowed fields: {sorted(_TOP)}")
+    if "experiment" not in raw:
+        raise ValueError(f"{source}: missing required field 'experiment' (e.g. \"retrieval\")")
+    try:
+        exp = get_experiment(raw["experiment"])
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"{source}: field 'experiment': {e}") from None
+    seeds = raw.get("seeds", 1)
+    common = raw.get("common_keys", False)
+    if not isinstance(common, bool):
+        raise TypeError(f"{source}: field 'common_keys' must be true or false; got {common!r}")
+    bs = raw.get("batch_size")
+    if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
+        raise ValueError(f"{source}: field 'batch_size' must be an integer >= 1; got {bs!r}")
+    if "axes" not in raw:
+        raise ValueError(f"{source}: missing required field 'axes' (a table of axis values)")
+    axes = raw["axes"]
+    blocks = axes if isinstance(axes, list) else [axes]
+    if not blocks or not all(isinstance(b, dict) for b in blocks):
+        raise TypeError(f"{source}: field 'axes' must be a table or an array of tables")
+    fixed = raw.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise TypeError(f"{source}: field 'fixed' must be a table")
+    grid = None
+    for bi, b in enumerate(blocks):
+        where = "axes" if len(blocks) == 1 else f"axes[{bi}]"
+        try:
+            g = Grid(b, seeds=seeds, fixed=fixed, common_keys=common)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{source}: field '{where}': {e}") from None
+        grid = g if grid is None else grid + g
+    for idx, pt in enumerate(grid.points()):
+        exp.resolve(pt, where=f"{source}: grid point {idx}")
+    return SweepConfig(grid, exp, bs, raw)
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and validate a TOML sweep config (see the module docstring for the format)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"sweep config {path} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    return parse_config(raw, source=str(path))
+
+
+def _cmd(args) -> int:
+    from ._engine import run
+
+    if args.cwd_import:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        cfg = load_config(args.config)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        print(f"damjax sweep: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        res = run(
+            cfg.grid,
+            cfg.experiment,
+            args.out,
+            shard=args.shard,
+            batch_size=args.batch_size or cfg.batch_size,
+            progress=not args.no_progress,
+            flush_seconds=args.flush_seconds,
+        )
+    except ValueError as e:
+        print(f"damjax sweep: error: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"{res.experiment}: {res.rows_computed} rows computed, {res.rows_skipped} already done, "
+        f"{res.compilations} compilations, {res.wall_time_s:.1f} s -> {args.out}"
+    )
+    if res.corrupt_files:
+        print(f"recomputed the points of {len(res.corrupt_files)} corrupt file(s)", file=sys.stderr)
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Add ``damjax sweep CONFIG.toml --out DIR [--shard i/n]`` to the ``damjax`` command."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a parameter sweep from a TOML config into a Parquet store",
+        description="Run a sweep described by CONFIG.toml; rows go to Parquet files in DIR. "
+        "Re-running skips finished rows; shards i/n of a job array write into the same DIR.",
+    )
+    p.add_argument("config", metavar="CONFIG.toml", help="sweep config (TOML)")
+    p.add_argument("--out", metavar="DIR", required=True, help="result store folder")
+    p.add_argument("--shard", default="0/1", metavar="i/n", help="run shard i of n (job arrays)")
+    p.add_argument("--batch-size", type=int, default=None, help="rows per compiled call")
+    p.add_argument(
+        "--flush-seconds", type=float, default=10.0, help="write results at least this often"
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--no-cwd-import",
+        dest="cwd_import",
+        action="store_false",
+        help="do not put the current directory on sys.path for 'module:function' experiments",
+    )
+    p.set_defaults(func=_cmd)
