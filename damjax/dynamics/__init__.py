@@ -7,3 +7,8 @@ from ._base import retrieve as retrieve
 from .binary import Async as Async
 from .binary import OneStep as OneStep
 from .binary import Sync as Sync
+from .continuous import ODE as ODE
+from .continuous import Euler as Euler
+from .continuous import Trajectory as Trajectory
+from .continuous import trajectory as trajectory
+from .gradient import GradientDescent as GradientDescent

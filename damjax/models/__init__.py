@@ -2,4 +2,11 @@
 
 from ._base import AbstractBinaryMemory as AbstractBinaryMemory
 from ._base import AbstractMemory as AbstractMemory
+from ._continuous import AbstractContinuousMemory as AbstractContinuousMemory
 from .binary import BinaryDAM as BinaryDAM
+from .exp_dam import ExpDAM as ExpDAM
+from .hopfield import HopfieldNetwork as HopfieldNetwork
+from .kernelized import KernelizedHopfield as KernelizedHopfield
+from .lagrangian import LagrangianNetwork as LagrangianNetwork
+from .modern import ModernHopfield as ModernHopfield
+from .random_features import RandomFeatureDAM as RandomFeatureDAM
