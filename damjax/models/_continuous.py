@@ -10,8 +10,7 @@ the flow) and how to read the visible state back (``ode_visible``).
 
 from __future__ import annotations
 
-import abc
-
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -20,23 +19,28 @@ from ._base import AbstractMemory
 
 
 class AbstractContinuousMemory(AbstractMemory):
-    """A memory with continuous states and a continuous-time flow :math:`dy/dt = F(y)`."""
+    """A memory with continuous states and a continuous-time flow :math:`dy/dt = F(y)`.
 
-    @abc.abstractmethod
+    The defaults describe the common case of a flow on the visible state itself
+    (``y = state``) with the gradient flow :math:`dy/dt = -\nabla E(y)` (by autodiff). Models with
+    hidden neurons (:class:`damjax.LagrangianNetwork`) or another flow override them.
+    """
+
     def ode_init(self, state: Float[Array, " N"]):
         """The ODE state ``y`` (a pytree) that starts from the visible ``state``."""
+        return state
 
-    @abc.abstractmethod
     def ode_field(self, y):
-        """``dy/dt`` (same pytree structure as ``y``)."""
+        """``dy/dt`` (same pytree structure as ``y``); default ``-grad E(y)``."""
+        return -jax.grad(self.energy)(y)
 
-    @abc.abstractmethod
     def ode_energy(self, y) -> Scalar:
         """Energy of the ODE state (non-increasing along the flow)."""
+        return self.energy(y)
 
-    @abc.abstractmethod
     def ode_visible(self, y) -> Float[Array, " N"]:
         """The visible state contained in ``y``."""
+        return y
 
     def check_state(self, state, name: str = "cues"):
         """Width check, and a clear error for NaN / inf cues (instead of silent NaN results)."""

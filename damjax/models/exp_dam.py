@@ -114,17 +114,3 @@ class ExpDAM(AbstractContinuousMemory):
     def update(self, state: Float[Array, " D"]) -> Float[Array, " D"]:
         r"""Unit gradient step :math:`x - \nabla E(x) = \sum_\mu p_\mu(x)\,\xi_\mu`."""
         return jnp.matmul(self.weights(state), self.patterns, precision=_HI)
-
-    # --- continuous-time interface (Euler / ODE rules): gradient flow dx/dt = -grad E(x) -----
-
-    def ode_init(self, state):
-        return state
-
-    def ode_field(self, y):
-        return -jax.grad(self.energy)(y)
-
-    def ode_energy(self, y) -> Scalar:
-        return self.energy(y)
-
-    def ode_visible(self, y):
-        return y

@@ -140,16 +140,7 @@ class KernelizedHopfield(AbstractContinuousMemory):
         z = self.beta * self.similarities(state)
         return 0.5 * jnp.dot(state, state) - self.normalizer.conjugate(z) / self.beta
 
-    # --- continuous-time interface ------------------------------------------------------------
-
-    def ode_init(self, state):
-        return state
+    # --- continuous time: dxi/dt = update(xi) - xi -----------------------------------------------
 
     def ode_field(self, y):
         return self.update(y) - y
-
-    def ode_energy(self, y):
-        return self.energy(y)
-
-    def ode_visible(self, y):
-        return y

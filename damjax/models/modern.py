@@ -98,16 +98,7 @@ class ModernHopfield(AbstractContinuousMemory):
         num = jnp.matmul(e, self.patterns, precision=_HI)
         return num / jnp.sum(e, axis=-1, keepdims=True)
 
-    # --- continuous-time interface: the gradient flow dxi/dt = -grad E ------------------------
-
-    def ode_init(self, state):
-        return state
+    # --- continuous time: dxi/dt = update(xi) - xi (= -grad E for the softmax update) ----------
 
     def ode_field(self, y):
         return self.update(y) - y
-
-    def ode_energy(self, y):
-        return self.energy(y)
-
-    def ode_visible(self, y):
-        return y

@@ -385,17 +385,3 @@ class RandomFeatureDAM(AbstractContinuousMemory):
     def update(self, state: Float[Array, " D"]) -> Float[Array, " D"]:
         r"""Unit gradient step :math:`x - \nabla\tilde E(x)` (gradient by autodiff)."""
         return state - jax.grad(self.energy)(state)
-
-    # --- continuous-time interface (Euler / ODE rules): gradient flow dx/dt = -grad E(x) -----
-
-    def ode_init(self, state):
-        return state
-
-    def ode_field(self, y):
-        return -jax.grad(self.energy)(y)
-
-    def ode_energy(self, y) -> Scalar:
-        return self.energy(y)
-
-    def ode_visible(self, y):
-        return y
