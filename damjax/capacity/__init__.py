@@ -12,6 +12,7 @@ from ._measure import fixed_point_fraction as fixed_point_fraction
 from ._measure import is_fixed_point as is_fixed_point
 from ._measure import nearest_overlap as nearest_overlap
 from ._measure import retrieval_stats as retrieval_stats
+from ._measure import retrieval_summary as retrieval_summary
 from ._ramsauer import StorageConstants as StorageConstants
 from ._ramsauer import lambertw as lambertw
 from ._ramsauer import retrieval_error_bound as retrieval_error_bound

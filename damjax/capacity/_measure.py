@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray, Scalar
-from ..dynamics import AbstractRule, retrieve
+from ..dynamics import AbstractRule, Retrieval, retrieve
 from ..models import BinaryDAM
 from ..models._base import AbstractMemory
 
@@ -70,14 +70,21 @@ def retrieval_stats(
             f"`targets` must have the shape of `cues` {cues.shape}; got {targets.shape}"
         )
     out = retrieve(model, cues, rule=rule, max_steps=max_steps, key=key)
-    s = out.states
-    n = s.shape[-1]
     pats = patterns if patterns is not None else getattr(model, "patterns", targets)
+    return retrieval_summary(out, targets, pats)
+
+
+def retrieval_summary(
+    res: Retrieval, targets: Float[Array, "B N"], patterns: Float[Array, "K N"]
+) -> dict[str, Scalar]:
+    """The scalars of :func:`retrieval_stats`, from a finished :class:`damjax.Retrieval`."""
+    s = res.states
+    n = s.shape[-1]
     return {
         "exact_rate": jnp.mean(jnp.all(s == targets, axis=-1)),
         "bit_error_rate": jnp.mean(s != targets),
         "final_overlap": jnp.mean(jnp.sum(s * targets, axis=-1) / n),
-        "nearest_overlap": jnp.mean(nearest_overlap(s, pats)),
-        "converged_rate": jnp.mean(out.converged),
-        "mean_steps": jnp.mean(out.steps.astype(jnp.float32)),
+        "nearest_overlap": jnp.mean(nearest_overlap(s, patterns)),
+        "converged_rate": jnp.mean(res.converged),
+        "mean_steps": jnp.mean(res.steps.astype(jnp.float32)),
     }

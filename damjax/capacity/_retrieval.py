@@ -11,11 +11,11 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
 from .._validation import check_fraction, check_positive_int
-from ..dynamics import AbstractRule, Retrieval, Sync, retrieve
+from ..dynamics import AbstractRule, Sync, retrieve
 from ..interactions import AbstractInteraction
 from ..models import BinaryDAM
 from ..patterns import flip
-from ._measure import _active, nearest_overlap
+from ._measure import _active, retrieval_summary
 from ._search import AbstractCriterion, Retrieves, capacity_search
 
 
@@ -25,20 +25,6 @@ def _memory_rate(states, patterns, active):
     m = jnp.abs(states @ patterns.T)
     hit = (m == n) & active[None, :]
     return jnp.mean(jnp.any(hit, axis=-1))
-
-
-def _stats(res: Retrieval, targets, patterns) -> dict[str, Scalar]:
-    """The scalars of :func:`retrieval_stats`, from a finished :class:`Retrieval`."""
-    s = res.states
-    n = s.shape[-1]
-    return {
-        "exact_rate": jnp.mean(jnp.all(s == targets, axis=-1)),
-        "bit_error_rate": jnp.mean(s != targets),
-        "final_overlap": jnp.mean(jnp.sum(s * targets, axis=-1) / n),
-        "nearest_overlap": jnp.mean(nearest_overlap(s, patterns)),
-        "converged_rate": jnp.mean(res.converged),
-        "mean_steps": jnp.mean(res.steps.astype(jnp.float32)),
-    }
 
 
 def noisy_retrieval(
@@ -80,7 +66,7 @@ def noisy_retrieval(
         targets = X[idx]
     cues = flip(k_flip, targets, rho, method=method)
     res = retrieve(model, cues, rule=rule, max_steps=max_steps, key=k_rule)
-    out = _stats(res, targets, X)
+    out = retrieval_summary(res, targets, X)
     out["memory_rate"] = _memory_rate(res.states, X, active)
     return out
 
