@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from ..datasets import load_digits
-from ..learning.classifier import init_classifier, krotov_hopfield_optimizer, make_epoch
+from ..learning import init_classifier, krotov_hopfield_optimizer, make_epoch
 from ._timing import median_time
 
 SUITE = "training"
