@@ -63,15 +63,18 @@ class AbstractRandomFeatures(eqx.Module):
     def positive(self) -> bool:
         """True when every feature is > 0 (the kernel estimate is then always positive)."""
 
-    @abc.abstractmethod
     def block_rows(self, dim: int) -> int:
         """Number of rows of S drawn together by one :meth:`draw` call."""
+        return _IID_BLOCK
 
-    @abc.abstractmethod
     def draw(
         self, key: PRNGKeyArray, block: Int[Array, ""], dim: int
     ) -> tuple[Float[Array, "R D"], Float[Array, " R"]]:
-        """Rows ``[block * R, (block + 1) * R)`` of S and their phases (zeros if unused)."""
+        """Rows ``[block * R, (block + 1) * R)`` of S and their phases (zeros if unused).
+
+        Default: i.i.d. standard Gaussian rows (orthogonal features override this)."""
+        _check_dim(dim)
+        return _gaussian_block(key, block, dim, _IID_BLOCK), self.phases(key, _IID_BLOCK)
 
     @abc.abstractmethod
     def phi(
@@ -121,13 +124,6 @@ class SinCos(AbstractRandomFeatures):
     def positive(self) -> bool:
         return False
 
-    def block_rows(self, dim: int) -> int:
-        return _IID_BLOCK
-
-    def draw(self, key, block, dim):
-        _check_dim(dim)
-        return _gaussian_block(key, block, dim, _IID_BLOCK), self.phases(key, _IID_BLOCK)
-
     def phi(self, w, b, x, beta, num_features):
         h = jnp.sqrt(beta) * jnp.matmul(x, w.T, precision=_HI)
         scale = 1.0 / math.sqrt(num_features)
@@ -148,9 +144,6 @@ class Cos(AbstractRandomFeatures):
     @property
     def positive(self) -> bool:
         return False
-
-    def block_rows(self, dim: int) -> int:
-        return _IID_BLOCK
 
     def draw(self, key, block, dim):
         _check_dim(dim)
@@ -183,13 +176,6 @@ class PositiveExp(AbstractRandomFeatures):
     @property
     def positive(self) -> bool:
         return True
-
-    def block_rows(self, dim: int) -> int:
-        return _IID_BLOCK
-
-    def draw(self, key, block, dim):
-        _check_dim(dim)
-        return _gaussian_block(key, block, dim, _IID_BLOCK), self.phases(key, _IID_BLOCK)
 
     def log_phi(self, w, b, x, beta, num_features):
         h = jnp.sqrt(beta) * jnp.matmul(x, w.T, precision=_HI)
