@@ -67,3 +67,31 @@ def check_fraction(value, name: str = "rho"):
         if not (0.0 <= v <= 1.0) or math.isnan(v):
             raise ValueError(f"`{name}` must lie in [0, 1]; got {v}")
     return value
+
+
+def check_real_matrix(x, name: str, shape_doc: str):
+    """Return ``x`` as a finite floating 2-D array with both dimensions >= 1."""
+    arr = x if hasattr(x, "shape") else np.asarray(x)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"`{name}` must be a 2-D array of shape {shape_doc}; got shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"`{name}` must have both dimensions >= 1 {shape_doc}; got {arr.shape}")
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = jnp.asarray(arr, dtype=jnp.result_type(float))
+    arr = jnp.asarray(arr)
+    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
+        raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
+    return arr
+
+
+def check_beta(beta):
+    """``beta`` as a float scalar array; must be finite and > 0 (checked when concrete)."""
+    beta = jnp.asarray(beta)
+    if beta.ndim != 0:
+        raise ValueError(f"`beta` must be a scalar; got shape {beta.shape}")
+    if not jnp.issubdtype(beta.dtype, jnp.floating):
+        beta = beta.astype(jnp.result_type(float))
+    check_finite_scalar(beta, "beta", positive=True)
+    return beta

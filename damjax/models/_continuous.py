@@ -11,7 +11,6 @@ the flow) and how to read the visible state back (``ode_visible``).
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, Scalar, is_concrete
@@ -50,20 +49,3 @@ class AbstractContinuousMemory(AbstractMemory):
             if not np.all(np.isfinite(host)):
                 bad = int(np.sum(~np.isfinite(host)))
                 raise ValueError(f"`{name}` contains {bad} NaN or infinite value(s)")
-
-
-def check_real_matrix(x, name: str, shape_doc: str):
-    """Return ``x`` as a finite floating 2-D array with both dimensions >= 1."""
-    arr = x if hasattr(x, "shape") else np.asarray(x)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"`{name}` must be a 2-D array of shape {shape_doc}; got shape {arr.shape}"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"`{name}` must have both dimensions >= 1 {shape_doc}; got {arr.shape}")
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = jnp.asarray(arr, dtype=jnp.result_type(float))
-    arr = jnp.asarray(arr)
-    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
-        raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
-    return arr

@@ -19,41 +19,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from .._custom_types import Array, Float, Scalar, is_concrete
-from .._validation import check_finite_scalar, check_state_width
+from .._custom_types import Array, Float, Scalar
+from .._validation import check_beta, check_real_matrix, check_state_width
 from ._continuous import AbstractContinuousMemory
 
 _HI = jax.lax.Precision.HIGHEST
-
-
-def check_real_patterns(patterns, name: str = "patterns"):
-    """Return ``patterns`` as a float (K, D) array with K, D >= 1 and finite entries."""
-    arr = patterns if hasattr(patterns, "shape") else np.asarray(patterns)
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array of shape (K, D); got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"`{name}` must hold at least one pattern (K >= 1); got K = 0")
-    if arr.shape[1] == 0:
-        raise ValueError(f"`{name}` must have width D >= 1; got D = 0")
-    arr = jnp.asarray(arr)
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.result_type(float))
-    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
-        raise ValueError(f"`{name}` must contain only finite values")
-    return arr
-
-
-def check_beta(beta):
-    """``beta`` as a float scalar array; must be finite and > 0 (checked when concrete)."""
-    beta = jnp.asarray(beta)
-    if beta.ndim != 0:
-        raise ValueError(f"`beta` must be a scalar; got shape {beta.shape}")
-    if not jnp.issubdtype(beta.dtype, jnp.floating):
-        beta = beta.astype(jnp.result_type(float))
-    check_finite_scalar(beta, "beta", positive=True)
-    return beta
 
 
 class ExpDAM(AbstractContinuousMemory):
@@ -81,7 +52,7 @@ class ExpDAM(AbstractContinuousMemory):
     beta: Float[Array, ""]
 
     def __init__(self, patterns, beta):
-        self.patterns = check_real_patterns(patterns)
+        self.patterns = check_real_matrix(patterns, "patterns", "(K, D)")
         self.beta = check_beta(beta).astype(self.patterns.dtype)
 
     @property

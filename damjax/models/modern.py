@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar, is_concrete
-from .._validation import check_finite_scalar
-from ._continuous import AbstractContinuousMemory, check_real_matrix
+from .._validation import check_finite_scalar, check_real_matrix
+from ._continuous import AbstractContinuousMemory
 
 _HI = jax.lax.Precision.HIGHEST
 

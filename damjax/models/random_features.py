@@ -33,10 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
-from .._validation import check_positive_int, check_state_width
+from .._validation import check_beta, check_positive_int, check_state_width
 from ..random_features import AbstractRandomFeatures, SinCos
 from ._continuous import AbstractContinuousMemory
-from .exp_dam import check_beta
 
 _PATTERN_BLOCK = 256
 
