@@ -117,6 +117,40 @@ class AbstractHomogeneous(AbstractInteraction):
     def log_scale_after_flip(self, log_scale):
         return self.n * jnp.log(jnp.exp(log_scale / self.n) + 2.0)
 
+    def _unit_and_step(self, m, log_scale):
+        """``u = m / c`` and ``d = 2 / c`` with ``c = exp(log_scale / n)``, so ``|u| + d <= 1``."""
+        ls = self.log_scale(m) if log_scale is None else log_scale
+        inv_c = jnp.exp(-ls / self.n)
+        return m * inv_c, 2.0 * inv_c, ls
+
+
+def _binomial_differences(n: int, u, d):
+    r"""``((u+d)^n - (u-d)^n) / 2`` and ``u^n - ((u+d)^n + (u-d)^n) / 2`` without cancellation.
+
+    Expanded by the binomial theorem, the first is :math:`\sum_{k\,odd} \binom{n}{k} d^k u^{n-k}`
+    and the second :math:`-\sum_{k\,even \ge 2} \binom{n}{k} d^k u^{n-k}`: every term of a sum
+    has the same sign, so nothing cancels. (Forming ``(u+d)^n - (u-d)^n`` directly loses about
+    ``log10(n |u| / d)`` digits for the odd part and twice that for the even part once the overlaps
+    are large, i.e. at large N.) Horner in ``u^2``; the coefficients ``C(n,k) d^k`` are per-call
+    scalars, taken through logs so that no ``C(n,k)`` overflows (each is at most 1 when
+    ``|u| + d <= 1``).
+    """
+    log_d = jnp.log(d)
+    u2 = u * u
+
+    def horner(ks):
+        acc = None
+        for k in ks:
+            coeff = jnp.exp(math.log(math.comb(n, k)) + k * log_d)
+            acc = coeff if acc is None else acc * u2 + coeff
+        if acc is None:
+            return jnp.zeros_like(u)
+        return acc * u if (n - ks[-1]) % 2 else acc * jnp.ones_like(u)
+
+    g1 = horner(list(range(1, n + 1, 2)))
+    g0 = -horner(list(range(2, n + 1, 2)))
+    return g0, g1
+
 
 class Polynomial(AbstractHomogeneous):
     r"""``F(x) = x^n`` (Krotov & Hopfield 2016). ``n = 2`` is the classical Hopfield network.
@@ -132,6 +166,12 @@ class Polynomial(AbstractHomogeneous):
     def _unit(self, x):
         return x**self.n
 
+    def field_terms(self, m, log_scale=None):
+        # Closed form (binomial expansion): no cancellation of F(m+2) against F(m-2).
+        u, d, ls = self._unit_and_step(m, log_scale)
+        g0, g1 = _binomial_differences(self.n, u, d)
+        return g0, g1, ls
+
 
 class RectifiedPolynomial(AbstractHomogeneous):
     r"""``F(x) = x^n`` for ``x >= 0`` and ``0`` otherwise (Krotov & Hopfield 2016)."""
@@ -143,6 +183,20 @@ class RectifiedPolynomial(AbstractHomogeneous):
 
     def _unit(self, x):
         return jnp.where(x > 0, x, 0.0) ** self.n
+
+    def field_terms(self, m, log_scale=None):
+        # m >= 2: both m +- 2 are on the polynomial branch (closed form, no cancellation);
+        # m <= -2: F vanishes at m and m +- 2; in between (|m| < 2) F(m - 2) = 0 and the direct
+        # formula has nothing to cancel.
+        u, d, ls = self._unit_and_step(m, log_scale)
+        g0_poly, g1_poly = _binomial_differences(self.n, u, d)
+        fp = self._unit(u + d)
+        g1_mid = 0.5 * fp
+        g0_mid = self._unit(u) - 0.5 * fp
+        upper, lower = u >= d, u <= -d
+        g1 = jnp.where(upper, g1_poly, jnp.where(lower, 0.0, g1_mid))
+        g0 = jnp.where(upper, g0_poly, jnp.where(lower, 0.0, g0_mid))
+        return g0, g1, ls
 
 
 class Exponential(AbstractInteraction):

@@ -108,6 +108,30 @@ def test_large_degree_no_overflow_and_correct_signs(F, getkey):
         assert np.all(np.isin(upd, [-1.0, 1.0]))
 
 
+@pytest.mark.parametrize(
+    "F", [dj.Polynomial(2), dj.Polynomial(3), dj.Polynomial(4), dj.RectifiedPolynomial(3)], ids=repr
+)
+def test_field_accurate_at_large_dimension(F, getkey):
+    # At N = 20000 the overlaps are large and F(m+2) - F(m-2) cancels most of its digits; the
+    # field terms must not (binomial closed form): float32 field within 1e-5 of max|h| of a
+    # float64 reference (the direct difference of powers was off by ~2e-4 here).
+    K, N = 40, 20000
+    X = dj.patterns.random_binary(getkey(), K, N)
+    S = dj.patterns.random_binary(getkey(), 3, N).at[0].set(X[0]).at[1].set(-X[1])
+    model = dj.BinaryDAM(X, F)
+    Xd, Sd = np.asarray(X, np.float64), np.asarray(S, np.float64)
+    for s, sd in zip(S, Sd):
+        m = Xd @ sd
+        # float64 keeps >= 12 significant digits of these differences at this size
+        g1 = 0.5 * (F64(F, m + 2) - F64(F, m - 2))
+        g0 = F64(F, m) - 0.5 * (F64(F, m + 2) + F64(F, m - 2))
+        ref = g1 @ Xd + sd * g0.sum()
+        h, ls = model.scaled_field(s)
+        got = np.asarray(h, np.float64) * np.exp(float(ls))
+        err = np.max(np.abs(got - ref)) / np.max(np.abs(ref))
+        assert err < 1e-5, err
+
+
 def test_stored_patterns_fixed_below_capacity(getkey):
     X = dj.patterns.random_binary(getkey(), 200, 200)
     assert float(dj.capacity.fixed_point_fraction(dj.BinaryDAM(X, dj.Polynomial(3)))) == 1.0
