@@ -89,6 +89,7 @@ class Async(AbstractRule):
     def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
         n = state.shape[-1]
         dtype = jnp.result_type(float)
+        model = model.async_prepare()
 
         def sweep(carry):
             s, aux, t, _, trace = carry

@@ -45,6 +45,12 @@ class AbstractBinaryMemory(AbstractMemory):
     ``aux`` is model-defined (overlaps for a DAM, the local fields for a Hebbian network).
     """
 
+    def async_prepare(self) -> AbstractBinaryMemory:
+        """Called once per retrieval, before any ``async_step``: a model may return a copy of
+        itself with operands laid out for single-neuron access (e.g. pattern columns made
+        contiguous). The default returns the model unchanged."""
+        return self
+
     @abc.abstractmethod
     def async_init(self, state: Float[Array, " N"]) -> Array:
         """Auxiliary quantities for incremental single-neuron updates."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -53,6 +54,10 @@ class BinaryDAM(AbstractBinaryMemory):
     patterns: Float[Array, "K N"]
     F: AbstractInteraction
     mask: Float[Array, " K"] | None
+    # (N, K) copy of the patterns with each neuron's column contiguous; set by ``async_prepare``
+    # for the duration of an asynchronous retrieval (a strided column read per neuron and cue
+    # made the sweep ~2.5x slower on CPU).
+    _columns: Float[Array, "N K"] | None
 
     def __init__(self, patterns, F: AbstractInteraction, *, mask=None):
         if not isinstance(F, AbstractInteraction):
@@ -70,6 +75,7 @@ class BinaryDAM(AbstractBinaryMemory):
             if is_concrete(mask) and not bool(jnp.any(mask > 0)):
                 raise ValueError("`mask` must keep at least one pattern (K >= 1); all are zero")
         self.mask = mask
+        self._columns = None
 
     @property
     def dim(self) -> int:
@@ -135,6 +141,10 @@ class BinaryDAM(AbstractBinaryMemory):
 
     # --- asynchronous interface: aux = (overlaps m, log-scale of F at m), O(K) per neuron -----
 
+    def async_prepare(self):
+        columns = jnp.transpose(self.patterns)
+        return eqx.tree_at(lambda d: d._columns, self, columns, is_leaf=lambda x: x is None)
+
     def async_init(self, state):
         m = self.overlaps(state)
         return m, self.F.log_scale(m)
@@ -148,7 +158,10 @@ class BinaryDAM(AbstractBinaryMemory):
         m, ls = aux
         g0, g1, _ = self.F.field_terms(m, ls)
         g0, g1 = self._weights(g0), self._weights(g1)
-        col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
+        if self._columns is None:
+            col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
+        else:
+            col = jax.lax.dynamic_index_in_dim(self._columns, i, axis=0, keepdims=False)
         s_i = state[i]
         a, b, c = jnp.sum(jnp.stack([g1 * col, g0, jnp.abs(g1)]), axis=-1)
         h_i = a + s_i * b

@@ -133,6 +133,7 @@ class HopfieldNetwork(AbstractBinaryMemory):
         s_i = state[i]
         new = jnp.where(h_i > 0, 1.0, jnp.where(h_i < 0, -1.0, s_i)).astype(state.dtype)
         flipped = new != s_i
-        col = jax.lax.dynamic_index_in_dim(self.couplings, i, axis=1, keepdims=False)
-        aux = aux + jnp.where(flipped, 2.0 * new, 0.0) * col
+        # h = s @ W, so flipping s_i moves h by row i of W (contiguous; W is symmetric anyway)
+        row = jax.lax.dynamic_index_in_dim(self.couplings, i, axis=0, keepdims=False)
+        aux = aux + jnp.where(flipped, 2.0 * new, 0.0) * row
         return state.at[i].set(new), aux, flipped
