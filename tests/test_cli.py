@@ -6,8 +6,9 @@ from damjax.cli import main
 
 
 def test_help_lists_subcommands():
-    out = subprocess.run([sys.executable, "-m", "damjax.cli", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "damjax.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for cmd in ("bench", "reproduce", "sweep"):
         assert cmd in out
 
