@@ -98,15 +98,20 @@ class Async(AbstractRule):
             else:
                 perm = jnp.arange(n)
 
+            # Every neuron is visited once per sweep, so its value before its update is its value
+            # at the start of the sweep: read it from ``s`` (loop-invariant) and write the new
+            # value into ``out``, which the step never reads (XLA then updates it in place).
             def neuron(j, c):
-                s, aux, any_flip = c
-                s, aux, flipped = model.async_step(s, aux, perm[j])
-                return s, aux, any_flip | flipped
+                out, aux, any_flip = c
+                i = perm[j]
+                s_i = s[i]
+                new, aux = model.async_step(s_i, aux, i)
+                return out.at[i].set(new), aux, any_flip | (new != s_i)
 
             def block(start, stop, c):
-                s, aux, any_flip = c
-                aux = model.async_refresh(s, aux)
-                return jax.lax.fori_loop(start, stop, neuron, (s, aux, any_flip))
+                out, aux, any_flip = c
+                aux = model.async_refresh(out, aux)
+                return jax.lax.fori_loop(start, stop, neuron, (out, aux, any_flip))
 
             r = min(self.refresh_every, n)
             nblocks = n // r

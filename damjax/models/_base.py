@@ -14,7 +14,7 @@ import abc
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._custom_types import Array, Bool, Float, Int, Scalar
+from .._custom_types import Array, Float, Int, Scalar
 from .._validation import check_state_width
 
 
@@ -57,9 +57,12 @@ class AbstractBinaryMemory(AbstractMemory):
 
     @abc.abstractmethod
     def async_step(
-        self, state: Float[Array, " N"], aux: Array, i: Int[Array, ""]
-    ) -> tuple[Float[Array, " N"], Array, Bool[Array, ""]]:
-        """Update neuron ``i`` given ``aux``; returns ``(state, aux, flipped)``."""
+        self, s_i: Float[Array, ""], aux: Array, i: Int[Array, ""]
+    ) -> tuple[Float[Array, ""], Array]:
+        """Update neuron ``i``, whose current value is ``s_i``, given ``aux``; returns
+        ``(new value of neuron i, aux after the update)``. Everything else the update needs about
+        the state must live in ``aux`` (the dynamics own the state array: writing it while the
+        step reads it made XLA copy the whole batch of states at every neuron)."""
 
     def async_refresh(self, state: Float[Array, " N"], aux: Array) -> Array:
         """Recompute whatever ``async_step`` only tracks approximately (called every

@@ -149,7 +149,7 @@ class BinaryDAM(AbstractBinaryMemory):
         m = self.overlaps(state)
         return m, self.F.log_scale(m)
 
-    def async_step(self, state, aux, i: Int[Array, ""]):
+    def async_step(self, s_i, aux, i: Int[Array, ""]):
         # aux = (m, L) with L a valid log-scale for m. One fused pass over the K overlaps gives
         # sum_mu g1 xi_mu,i, sum_mu g0 and sum_mu |g1| (for the tie level); a second updates m
         # after a flip. The scale is bumped by one flip's worth instead of recomputed (each
@@ -162,7 +162,6 @@ class BinaryDAM(AbstractBinaryMemory):
             col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
         else:
             col = jax.lax.dynamic_index_in_dim(self._columns, i, axis=0, keepdims=False)
-        s_i = state[i]
         a, b, c = jnp.sum(jnp.stack([g1 * col, g0, jnp.abs(g1)]), axis=-1)
         h_i = a + s_i * b
         tol = 8.0 * math.sqrt(self.patterns.shape[0]) * jnp.finfo(g1.dtype).eps * (c + jnp.abs(b))
@@ -170,7 +169,7 @@ class BinaryDAM(AbstractBinaryMemory):
         flipped = new != s_i
         m = m + jnp.where(flipped, 2.0 * new, 0.0) * col
         ls = jnp.where(flipped, self.F.log_scale_after_flip(ls), ls)
-        return state.at[i].set(new), (m, ls), flipped
+        return new, (m, ls)
 
     def async_refresh(self, state, aux):
         m, _ = aux

@@ -128,12 +128,11 @@ class HopfieldNetwork(AbstractBinaryMemory):
     def async_init(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
         return self._raw_field(state)
 
-    def async_step(self, state, aux: Float[Array, " N"], i: Int[Array, ""]):
+    def async_step(self, s_i, aux: Float[Array, " N"], i: Int[Array, ""]):
         h_i = aux[i]
-        s_i = state[i]
-        new = jnp.where(h_i > 0, 1.0, jnp.where(h_i < 0, -1.0, s_i)).astype(state.dtype)
+        new = jnp.where(h_i > 0, 1.0, jnp.where(h_i < 0, -1.0, s_i)).astype(s_i.dtype)
         flipped = new != s_i
         # h = s @ W, so flipping s_i moves h by row i of W (contiguous; W is symmetric anyway)
         row = jax.lax.dynamic_index_in_dim(self.couplings, i, axis=0, keepdims=False)
         aux = aux + jnp.where(flipped, 2.0 * new, 0.0) * row
-        return state.at[i].set(new), aux, flipped
+        return new, aux
