@@ -139,41 +139,45 @@ class BinaryDAM(AbstractBinaryMemory):
         h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
         return sign_keep_ties(h, state, self._tie_tol(g0, g1))
 
-    # --- asynchronous interface: aux = (overlaps m, log-scale of F at m), O(K) per neuron -----
+    # --- asynchronous interface: aux = (overlaps m, log-scale L, log tie magnitude), O(K) ------
 
     def async_prepare(self):
         columns = jnp.transpose(self.patterns)
         return eqx.tree_at(lambda d: d._columns, self, columns, is_leaf=lambda x: x is None)
 
     def async_init(self, state):
-        m = self.overlaps(state)
-        return m, self.F.log_scale(m)
+        return self.async_refresh(state, (self.overlaps(state), None, None))
 
     def async_step(self, s_i, aux, i: Int[Array, ""]):
-        # aux = (m, L) with L a valid log-scale for m. One fused pass over the K overlaps gives
-        # sum_mu g1 xi_mu,i, sum_mu g0 and sum_mu |g1| (for the tie level); a second updates m
-        # after a flip. The scale is bumped by one flip's worth instead of recomputed (each
-        # overlap moves by at most 2) and refreshed exactly by ``async_refresh`` every few
-        # neurons. No matrix product, no O(N K) work.
-        m, ls = aux
+        # aux = (m, L, A): overlaps, a valid log-scale for m, and log of sum_mu |g1| in true
+        # units at the last refresh (the magnitude behind the tie level). One fused pass over the
+        # K overlaps gives sum_mu g1 xi_mu,i and sum_mu g0; a second updates m after a flip. The
+        # scale is bumped by one flip's worth instead of recomputed (each overlap moves by at
+        # most 2); ``async_refresh`` recomputes L and A exactly every few neurons. At a fixed
+        # point nothing moves between refreshes, so the tie level is exactly the one ``update``
+        # uses and the two rules agree on what a fixed point is. No O(N K) work.
+        m, ls, log_mag = aux
         g0, g1, _ = self.F.field_terms(m, ls)
         g0, g1 = self._weights(g0), self._weights(g1)
         if self._columns is None:
             col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
         else:
             col = jax.lax.dynamic_index_in_dim(self._columns, i, axis=0, keepdims=False)
-        a, b, c = jnp.sum(jnp.stack([g1 * col, g0, jnp.abs(g1)]), axis=-1)
+        a, b = jnp.sum(jnp.stack([g1 * col, g0]), axis=-1)
         h_i = a + s_i * b
-        tol = 8.0 * math.sqrt(self.patterns.shape[0]) * jnp.finfo(g1.dtype).eps * (c + jnp.abs(b))
+        eps = jnp.finfo(g1.dtype).eps
+        tol = 8.0 * math.sqrt(self.patterns.shape[0]) * eps * (jnp.exp(log_mag - ls) + jnp.abs(b))
         new = sign_keep_ties(h_i, s_i, tol)
         flipped = new != s_i
         m = m + jnp.where(flipped, 2.0 * new, 0.0) * col
         ls = jnp.where(flipped, self.F.log_scale_after_flip(ls), ls)
-        return new, (m, ls)
+        return new, (m, ls, log_mag)
 
     def async_refresh(self, state, aux):
-        m, _ = aux
-        return m, self.F.log_scale(m)
+        m = aux[0]
+        _, g1, ls = self.F.field_terms(m)
+        log_mag = jnp.log(jnp.sum(jnp.abs(self._weights(g1)))) + ls
+        return m, ls, log_mag
 
     def aux_energy(self, aux, state=None) -> Scalar:
         m = aux[0] if isinstance(aux, tuple) else aux
