@@ -106,7 +106,8 @@ class Async(AbstractRule):
                 i = perm[j]
                 s_i = s[i]
                 new, aux = model.async_step(s_i, aux, i)
-                return out.at[i].set(new), aux, any_flip | (new != s_i)
+                out = jax.lax.dynamic_update_index_in_dim(out, new, i, axis=0)
+                return out, aux, any_flip | (new != s_i)
 
             def block(start, stop, c):
                 out, aux, any_flip = c
