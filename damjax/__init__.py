@@ -50,6 +50,7 @@ from .interactions import RectifiedPolynomial as RectifiedPolynomial
 from .models import AbstractBinaryMemory as AbstractBinaryMemory
 from .models import AbstractContinuousMemory as AbstractContinuousMemory
 from .models import AbstractMemory as AbstractMemory
+from .models import AbstractPatternMemory as AbstractPatternMemory
 from .models import BinaryDAM as BinaryDAM
 from .models import ExpDAM as ExpDAM
 from .models import HopfieldNetwork as HopfieldNetwork

@@ -2,6 +2,7 @@
 
 from ._base import AbstractBinaryMemory as AbstractBinaryMemory
 from ._base import AbstractMemory as AbstractMemory
+from ._base import AbstractPatternMemory as AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory as AbstractContinuousMemory
 from .binary import BinaryDAM as BinaryDAM
 from .exp_dam import ExpDAM as ExpDAM

@@ -39,6 +39,21 @@ class AbstractMemory(eqx.Module):
         check_state_width(state, self.dim, name)
 
 
+class AbstractPatternMemory(AbstractMemory):
+    """A memory that stores its memories as the rows of a (K, dim) array ``patterns``."""
+
+    patterns: eqx.AbstractVar[Float[Array, "K N"]]
+
+    @property
+    def dim(self) -> int:
+        return self.patterns.shape[1]
+
+    @property
+    def num_patterns(self) -> int:
+        """K, the number of stored patterns (rows of ``patterns``)."""
+        return self.patterns.shape[0]
+
+
 class AbstractBinaryMemory(AbstractMemory):
     """A memory over states in {-1, +1}^N with an O(K)-per-neuron asynchronous update.
 

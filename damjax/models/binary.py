@@ -33,12 +33,12 @@ import jax.numpy as jnp
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
 from ..interactions import AbstractInteraction
-from ._base import AbstractBinaryMemory, sign_keep_ties
+from ._base import AbstractBinaryMemory, AbstractPatternMemory, sign_keep_ties
 
 _HI = jax.lax.Precision.HIGHEST
 
 
-class BinaryDAM(AbstractBinaryMemory):
+class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     r"""Dense Associative Memory over {-1,+1}^N with interaction function ``F``.
 
     **Arguments:**
@@ -76,14 +76,6 @@ class BinaryDAM(AbstractBinaryMemory):
                 raise ValueError("`mask` must keep at least one pattern (K >= 1); all are zero")
         self.mask = mask
         self._columns = None
-
-    @property
-    def dim(self) -> int:
-        return self.patterns.shape[1]
-
-    @property
-    def num_patterns(self) -> int:
-        return self.patterns.shape[0]
 
     def overlaps(self, state: Float[Array, "*B N"]) -> Float[Array, "*B K"]:
         """``m = Xi s`` (exact for +-1 entries in any matmul precision)."""

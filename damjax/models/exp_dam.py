@@ -22,12 +22,13 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar
 from .._validation import check_beta, check_real_matrix, check_state_width
+from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
 
 _HI = jax.lax.Precision.HIGHEST
 
 
-class ExpDAM(AbstractContinuousMemory):
+class ExpDAM(AbstractContinuousMemory, AbstractPatternMemory):
     r"""Exact log-sum-exp DAM (MrDAM): :math:`E(x) = -\beta^{-1}\log\sum_\mu
     \exp(-\frac{\beta}{2}\lVert x-\xi_\mu\rVert^2)`.
 
@@ -54,14 +55,6 @@ class ExpDAM(AbstractContinuousMemory):
     def __init__(self, patterns, beta):
         self.patterns = check_real_matrix(patterns, "patterns", "(K, D)")
         self.beta = check_beta(beta).astype(self.patterns.dtype)
-
-    @property
-    def dim(self) -> int:
-        return self.patterns.shape[1]
-
-    @property
-    def num_patterns(self) -> int:
-        return self.patterns.shape[0]
 
     def sq_distances(self, state: Float[Array, " D"]) -> Float[Array, " K"]:
         r""":math:`\lVert x - \xi_\mu\rVert^2` for every memory (clipped at 0)."""

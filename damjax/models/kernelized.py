@@ -29,6 +29,7 @@ from .._custom_types import Array, Float, Scalar, is_concrete
 from .._validation import check_finite_scalar
 from ..feature_maps import AbstractFeatureMap
 from ..normalizers import AbstractNormalizer, get_normalizer
+from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
 
 _HI = jax.lax.Precision.HIGHEST
@@ -61,7 +62,7 @@ def check_feature_map(feature_map, d: int, dtype=jnp.float32) -> int:
     return int(shape[0])
 
 
-class KernelizedHopfield(AbstractContinuousMemory):
+class KernelizedHopfield(AbstractContinuousMemory, AbstractPatternMemory):
     r"""Kernelized Hopfield model with retrieval :math:`x \leftarrow \Xi^\top
     \mathrm{Sep}(\beta \langle\Phi(\Xi), \Phi(x)\rangle)` (Hu, Wu & Liu 2024).
 
@@ -110,10 +111,6 @@ class KernelizedHopfield(AbstractContinuousMemory):
         self.feature_map = feature_map
         self.beta = jnp.asarray(beta, patterns.dtype)
         self.normalizer = get_normalizer(normalizer)
-
-    @property
-    def dim(self) -> int:
-        return self.patterns.shape[1]
 
     @property
     def num_memories(self) -> int:

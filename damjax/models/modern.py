@@ -24,12 +24,13 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar, is_concrete
 from .._validation import check_finite_scalar, check_real_matrix
+from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
 
 _HI = jax.lax.Precision.HIGHEST
 
 
-class ModernHopfield(AbstractContinuousMemory):
+class ModernHopfield(AbstractContinuousMemory, AbstractPatternMemory):
     r"""Continuous modern Hopfield network of Ramsauer et al. 2020.
 
     **Arguments:**
@@ -52,14 +53,6 @@ class ModernHopfield(AbstractContinuousMemory):
         self.patterns = check_real_matrix(patterns, "patterns", "(K, d)")
         check_finite_scalar(beta, "beta", positive=True)
         self.beta = jnp.asarray(beta, dtype=self.patterns.dtype) if is_concrete(beta) else beta
-
-    @property
-    def dim(self) -> int:
-        return self.patterns.shape[1]
-
-    @property
-    def num_patterns(self) -> int:
-        return self.patterns.shape[0]
 
     def overlaps(self, state: Float[Array, "*B d"]) -> Float[Array, "*B K"]:
         r""":math:`X^T\xi`: the inner products of the state with every pattern."""
