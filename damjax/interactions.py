@@ -62,6 +62,12 @@ class AbstractInteraction(eqx.Module):
         moves by at most 2. Lets asynchronous dynamics reuse the scale of the previous step."""
         return log_scale
 
+    def static_log_scale(self, dim: int) -> float | None:
+        """A log-scale valid for every state of ``dim`` +-1 neurons (``|m| <= dim``) that still
+        keeps the largest term of any such state far above float32 underflow, or ``None`` when
+        no such constant exists. Dynamics that have one need not track the scale at all."""
+        return None
+
     def field_terms(
         self, m: Float[Array, " K"], log_scale: Scalar | None = None
     ) -> tuple[Float[Array, " K"], Float[Array, " K"], Scalar]:
@@ -107,7 +113,9 @@ class AbstractHomogeneous(AbstractInteraction):
         return self._unit(x)
 
     def log_scale(self, m):
-        c = jnp.max(jnp.abs(m)) + 2.0
+        # max|m| as max(max m, -min m): two plain reductions measured ~25% faster than one over
+        # |m| on CPU (this runs at every refresh of asynchronous dynamics)
+        c = jnp.maximum(jnp.max(m), -jnp.min(m)) + 2.0
         return self.n * jnp.log(c)
 
     def scaled(self, x, log_scale):
@@ -116,6 +124,14 @@ class AbstractHomogeneous(AbstractInteraction):
 
     def log_scale_after_flip(self, log_scale):
         return self.n * jnp.log(jnp.exp(log_scale / self.n) + 2.0)
+
+    def static_log_scale(self, dim):
+        # c = dim + 2 bounds every |m| + 2; the largest term of a state, ((max|m| + 2) / c)^n, is
+        # at least (2 / c)^n, i.e. above e^-60 while n log(c / 2) <= 60 (float32 underflows
+        # below ~e^-87, and terms 2^-24 below the largest no longer matter). Small degrees
+        # qualify at any practical size (n = 3 up to N ~ 10^8), large ones fall back to tracking.
+        c = float(dim) + 2.0
+        return self.n * math.log(c) if self.n * math.log(c / 2.0) <= 60.0 else None
 
     def _unit_and_step(self, m, log_scale):
         """``u = m / c`` and ``d = 2 / c`` with ``c = exp(log_scale / n)``, so ``|u| + d <= 1``."""

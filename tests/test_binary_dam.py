@@ -187,3 +187,11 @@ def test_bad_arguments():
         dj.retrieve(model, jnp.ones((3, 5)))
     with pytest.raises(ValueError, match="`mask`"):
         dj.BinaryDAM(X, dj.Polynomial(2), mask=jnp.ones(3))
+
+
+def test_static_log_scale_only_where_safe():
+    # a constant scale bounds every |m| + 2 <= N + 2 and keeps the largest term above e^-60
+    assert dj.Polynomial(3).static_log_scale(400) == pytest.approx(3 * np.log(402.0))
+    assert dj.RectifiedPolynomial(3).static_log_scale(10**6) is not None
+    assert dj.Polynomial(30).static_log_scale(1000) is None  # (2/1002)^30 ~ e^-186
+    assert dj.Exponential(1.0).static_log_scale(10) is None

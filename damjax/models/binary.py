@@ -12,7 +12,7 @@ products (see :meth:`AbstractInteraction.field_terms`):
 
 Ties keep the current value, so fixed points are well defined and asynchronous dynamics never
 increase the energy. A field counts as a tie when it is below the float rounding level of its own
-sum, ``|h_i| <= 8 sqrt(K) eps (sum_mu |g_1| + |sum_mu g_0|)`` (exact ties of integer-valued F, e.g.
+sum, ``|h_i| <= 8 sqrt(K) eps sum_mu (|g_1| + |g_0|)`` (exact ties of integer-valued F, e.g.
 n = 2, otherwise come out as +-eps with a sign that depends on the summation order, and
 synchronous and asynchronous updates would disagree on what a fixed point is).
 
@@ -36,6 +36,18 @@ from ..interactions import AbstractInteraction
 from ._base import AbstractBinaryMemory, AbstractPatternMemory, sign_keep_ties
 
 _HI = jax.lax.Precision.HIGHEST
+
+
+def _sum_last(x):
+    """Sum over the last axis, as two halves.
+
+    On CPU, XLA then materialises the summands in two slices and reduces each with its library
+    (YNNPACK) reduction: ~15% faster per asynchronous neuron update than one reduction with the
+    elementwise producer fused in (native code, one thread) or a stacked two-row reduction. The
+    result differs from ``jnp.sum`` by rounding only.
+    """
+    half = x.shape[-1] // 2
+    return jnp.sum(x[..., :half], axis=-1) + jnp.sum(x[..., half:], axis=-1)
 
 
 class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
@@ -117,23 +129,36 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         h, ls = self.scaled_field(state)
         return h * jnp.exp(ls)
 
-    def _tie_level(self, abs_g1_sum, g0_sum):
-        """``8 sqrt(K) eps (sum|g1| + |sum g0|)``: fields at most this large count as ties."""
-        eps = jnp.finfo(jnp.result_type(abs_g1_sum)).eps
-        return 8.0 * math.sqrt(self.patterns.shape[0]) * eps * (abs_g1_sum + jnp.abs(g0_sum))
+    @staticmethod
+    def _tie_magnitude(g0, g1, total=lambda x: jnp.sum(x, axis=-1)):
+        """``sum_mu (|g1| + |g0|)``: the size of the terms the field sums (its rounding scale)."""
+        return total(jnp.abs(g1) + jnp.abs(g0))
 
-    def _tie_tol(self, g0, g1):
-        return self._tie_level(jnp.sum(jnp.abs(g1), axis=-1), jnp.sum(g0, axis=-1))
+    def _tie_level(self, magnitude):
+        """``8 sqrt(K) eps magnitude``: fields at most this large count as ties."""
+        eps = jnp.finfo(jnp.result_type(magnitude)).eps
+        return 8.0 * math.sqrt(self.patterns.shape[0]) * eps * magnitude
+
+    @property
+    def _static_log_scale(self) -> float | None:
+        return self.F.static_log_scale(self.patterns.shape[1])
+
+    def _dynamics_log_scale(self, m):
+        """The log-scale the dynamics use: the interaction's constant one for this dimension if
+        it has one (then asynchronous dynamics need not track it), else one from the overlaps."""
+        if self._static_log_scale is None:
+            return self.F.log_scale(m)
+        return jnp.asarray(self._static_log_scale, dtype=jnp.result_type(m))
 
     def update(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
         """Synchronous update: every neuron to the sign of its field (ties keep their value)."""
         m = self.overlaps(state)
-        g0, g1, _ = self.F.field_terms(m)
+        g0, g1, _ = self.F.field_terms(m, self._dynamics_log_scale(m))
         g0, g1 = self._weights(g0), self._weights(g1)
         h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
-        return sign_keep_ties(h, state, self._tie_tol(g0, g1))
+        return sign_keep_ties(h, state, self._tie_level(self._tie_magnitude(g0, g1)))
 
-    # --- asynchronous interface: aux = (overlaps m, log-scale L, log tie magnitude), O(K) ------
+    # --- asynchronous interface: aux = (overlaps m, log-scale L, log tie magnitude T), O(K) ----
 
     def async_prepare(self):
         columns = jnp.transpose(self.patterns)
@@ -143,33 +168,40 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         return self.async_refresh(state, (self.overlaps(state), None, None))
 
     def async_step(self, s_i, aux, i: Int[Array, ""]):
-        # aux = (m, L, A): overlaps, a valid log-scale for m, and log of sum_mu |g1| in true
-        # units at the last refresh (the magnitude behind the tie level). One fused pass over the
-        # K overlaps gives sum_mu g1 xi_mu,i and sum_mu g0; a second updates m after a flip. The
-        # scale is bumped by one flip's worth instead of recomputed (each overlap moves by at
-        # most 2); ``async_refresh`` recomputes L and A exactly every few neurons. At a fixed
-        # point nothing moves between refreshes, so the tie level is exactly the one ``update``
-        # uses and the two rules agree on what a fixed point is. No O(N K) work.
-        m, ls, log_mag = aux
+        # aux = (m, L, T): overlaps, a valid log-scale for m, and the log of the tie magnitude
+        # sum_mu (|g1| + |g0|) in true units at the last refresh. One pass over the K overlaps
+        # gives h_i = sum_mu (g1 xi_mu,i + s_i g0); a second updates m after a flip. No O(N K)
+        # work. Unless F has a constant scale for this dimension (small degrees), L is bumped by
+        # one flip's worth (each overlap moves by at most 2) instead of recomputed, and
+        # ``async_refresh`` recomputes it every few neurons, with T. At a fixed point nothing
+        # moves, so the tie level is the one ``update`` uses (up to rounding) and the two rules
+        # agree on what a fixed point is.
+        m, ls, log_tie = aux
         g0, g1, _ = self.F.field_terms(m, ls)
         g0, g1 = self._weights(g0), self._weights(g1)
         if self._columns is None:
             col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
         else:
             col = jax.lax.dynamic_index_in_dim(self._columns, i, axis=0, keepdims=False)
-        a, b = jnp.sum(jnp.stack([g1 * col, g0]), axis=-1)
-        h_i = a + s_i * b
-        new = sign_keep_ties(h_i, s_i, self._tie_level(jnp.exp(log_mag - ls), b))
+        terms = g1 * col + s_i * g0
+        h_i = _sum_last(terms)
+        new = sign_keep_ties(h_i, s_i, self._tie_level(jnp.exp(log_tie - ls)))
         flipped = new != s_i
         m = m + jnp.where(flipped, 2.0 * new, 0.0) * col
-        ls = jnp.where(flipped, self.F.log_scale_after_flip(ls), ls)
-        return new, (m, ls, log_mag)
+        if self._static_log_scale is None:
+            ls = jnp.where(flipped, self.F.log_scale_after_flip(ls), ls)
+        return new, (m, ls, log_tie)
 
     def async_refresh(self, state, aux):
-        m = aux[0]
-        _, g1, ls = self.F.field_terms(m)
-        log_mag = jnp.log(jnp.sum(jnp.abs(self._weights(g1)))) + ls
-        return m, ls, log_mag
+        m, ls_old, _ = aux
+        # T from the (valid, if loose) bumped scale: independent of the reduction over the
+        # overlaps that gives the new, tight scale, so the two passes need not wait for each other
+        if ls_old is None:
+            ls_old = self._dynamics_log_scale(m)
+        g0, g1, _ = self.F.field_terms(m, ls_old)
+        g0, g1 = self._weights(g0), self._weights(g1)
+        log_tie = jnp.log(self._tie_magnitude(g0, g1, _sum_last)) + ls_old
+        return m, self._dynamics_log_scale(m), log_tie
 
     def aux_energy(self, aux, state=None) -> Scalar:
         m = aux[0] if isinstance(aux, tuple) else aux
