@@ -129,7 +129,7 @@ class AbstractHomogeneous(AbstractInteraction):
         # c = dim + 2 bounds every |m| + 2; the largest term of a state, ((max|m| + 2) / c)^n, is
         # at least (2 / c)^n, i.e. above e^-60 while n log(c / 2) <= 60 (float32 underflows
         # below ~e^-87, and terms 2^-24 below the largest no longer matter). Small degrees
-        # qualify at any practical size (n = 3 up to N ~ 10^8), large ones fall back to tracking.
+        # qualify at any practical size (n = 3 up to N ~ 10^9), large ones fall back to tracking.
         c = float(dim) + 2.0
         return self.n * math.log(c) if self.n * math.log(c / 2.0) <= 60.0 else None
 
