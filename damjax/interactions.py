@@ -250,6 +250,16 @@ class Exponential(AbstractInteraction):
         return g0, g1, ls
 
 
+def unscale(x: Float[Array, ...], log_scale: Scalar) -> Float[Array, ...]:
+    """``x * exp(log_scale)``, the true value of a rescaled quantity: +-inf only where that value
+    exceeds the dtype, 0 where ``x`` is 0 (never ``0 * inf = NaN``) and finite whenever the
+    product is, even where ``exp(log_scale)`` alone would overflow."""
+    direct = x * jnp.exp(log_scale)
+    magnitude = jnp.log(jnp.where(x == 0, 1.0, jnp.abs(x)))
+    in_logs = jnp.where(x == 0, 0.0, jnp.sign(x) * jnp.exp(magnitude + log_scale))
+    return jnp.where(jnp.isfinite(jnp.exp(log_scale)), direct, in_logs)
+
+
 def degree_of(F: AbstractInteraction) -> float:
     """The degree n of a homogeneous F, or ``math.inf`` for exponential F (used by theory code)."""
     if isinstance(F, AbstractHomogeneous):

@@ -195,3 +195,12 @@ def test_static_log_scale_only_where_safe():
     assert dj.RectifiedPolynomial(3).static_log_scale(10**6) is not None
     assert dj.Polynomial(30).static_log_scale(1000) is None  # (2/1002)^30 ~ e^-186
     assert dj.Exponential(1.0).static_log_scale(10) is None
+
+
+def test_energy_zero_not_nan_when_scale_overflows():
+    # RectifiedPolynomial(30), every overlap -100: E = 0 exactly, while exp(L) = 102^30 = inf
+    model = dj.BinaryDAM(jnp.ones((3, 100)), dj.RectifiedPolynomial(30))
+    s = -jnp.ones(100)
+    assert float(model.scaled_energy(s)[1]) > 89.0
+    assert float(model.energy(s)) == 0.0
+    np.testing.assert_array_equal(np.asarray(model.field(s)), 0.0)

@@ -86,6 +86,27 @@ def test_large_n_no_overflow(getkey):
     assert bool(jnp.all(jnp.isfinite(model.logits(x, 1e4))))
 
 
+def test_energy_never_nan(getkey):
+    # odd n with overlaps of both signs around 100: +-1e60 terms used to give inf - inf = NaN
+    mem, x, _ = _problem(getkey(), K=20, P=200, C=4, B=4)
+    v = jnp.concatenate([x[0], -jnp.ones(4)])
+    Xd, vd = np.asarray(mem, np.float64), np.asarray(v, np.float64)
+    for F, n in [(damjax.Polynomial(31), 31), (damjax.Polynomial(3), 3)]:
+        model = DAMClassifier(mem, 4, F)
+        e = float(model.energy(v))
+        ref = -np.sum((Xd @ vd) ** n)
+        if abs(ref) < 1e38:
+            np.testing.assert_allclose(e, ref, rtol=1e-4)
+        else:
+            assert e == (np.inf if ref > 0 else -np.inf)
+        s, log_scale = model.scaled_energy(v)
+        np.testing.assert_allclose(float(s) * np.exp(float(log_scale)), ref, rtol=1e-4)
+    # rectified with every overlap negative: the energy is exactly 0 even where exp(L) overflows
+    model = DAMClassifier(-jnp.abs(mem), 4, damjax.RectifiedPolynomial(30))
+    v = jnp.ones(204)
+    assert float(model.scaled_energy(v)[1]) > 89.0 and float(model.energy(v)) == 0.0
+
+
 @pytest.mark.parametrize("n,m", [(2, 1), (3, 2), (6, 3)])
 def test_gradient_matches_finite_differences(getkey, n, m):
     with jax.enable_x64(True):

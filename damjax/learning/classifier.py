@@ -38,7 +38,7 @@ import numpy as np
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
 from .._validation import check_positive_int
 from ..datasets import Dataset, check_labels
-from ..interactions import AbstractHomogeneous, RectifiedPolynomial
+from ..interactions import AbstractHomogeneous, RectifiedPolynomial, unscale
 from ..models._base import AbstractMemory, sign_keep_ties
 
 __all__ = [
@@ -180,9 +180,17 @@ class DAMClassifier(AbstractMemory):
 
     # --- memory-model interface (pseudo-rehearsal dynamics) -------------------------------------
 
+    def scaled_energy(self, state: Float[Array, " D"]) -> tuple[Scalar, Scalar]:
+        """``(E * exp(-L), L)``: the energy divided by a positive scale; finite at any degree."""
+        m = self.memories @ state
+        log_scale = self.interaction.log_scale(m)
+        return -jnp.sum(self.interaction.scaled(m, log_scale)), log_scale
+
     def energy(self, state: Float[Array, " D"]) -> Scalar:
-        r""":math:`E(v) = -\sum_\mu F(\xi^\mu\cdot v)` (may overflow for huge n; use for small n)."""
-        return -jnp.sum(self.interaction(self.memories @ state))
+        r""":math:`E(v) = -\sum_\mu F(\xi^\mu\cdot v)`, via the rescaled F: +-inf where the true
+        value exceeds float32 (large n), never NaN (odd n mixes huge terms of both signs)."""
+        e, log_scale = self.scaled_energy(state)
+        return unscale(e, log_scale)
 
     def update(self, state: Float[Array, " D"]) -> Float[Array, " D"]:
         r"""Every unit to the value of lower energy (Krotov & Hopfield 2016, Eq. 2), at once:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
-from ..interactions import AbstractInteraction
+from ..interactions import AbstractInteraction, unscale
 from ._base import AbstractBinaryMemory, AbstractPatternMemory, sign_keep_ties
 
 _HI = jax.lax.Precision.HIGHEST
@@ -99,7 +99,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     def energy(self, state: Float[Array, " N"]) -> Scalar:
         r""":math:`E = -\sum_\mu F(\xi^\mu\cdot s)`, via the rescaled F (finite whenever E is)."""
         e, ls = self.scaled_energy(state)
-        return e * jnp.exp(ls)
+        return unscale(e, ls)
 
     def _scaled_energy_from_overlaps(self, m):
         ls = self.F.log_scale(m)
@@ -127,7 +127,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         May overflow to +-inf when the true value exceeds the dtype; use :meth:`scaled_field`.
         """
         h, ls = self.scaled_field(state)
-        return h * jnp.exp(ls)
+        return unscale(h, ls)
 
     @staticmethod
     def _tie_magnitude(g0, g1, total=lambda x: jnp.sum(x, axis=-1)):
@@ -206,4 +206,4 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     def aux_energy(self, aux, state=None) -> Scalar:
         m = aux[0] if isinstance(aux, tuple) else aux
         e, ls = self._scaled_energy_from_overlaps(m)
-        return e * jnp.exp(ls)
+        return unscale(e, ls)
