@@ -250,14 +250,21 @@ class Exponential(AbstractInteraction):
         return g0, g1, ls
 
 
+def log_domain_product(x, log_scale, cap=float("inf")):
+    """``x * exp(log_scale)`` as ``sign(x) exp(log|x| + log_scale)``, with the exponent capped at
+    ``cap`` (saturating) and 0 where ``x`` is 0; no ``log 0``, so its gradient is finite too."""
+    nonzero = x != 0
+    z = jnp.log(jnp.where(nonzero, jnp.abs(x), 1.0)) + log_scale
+    return jnp.where(nonzero, jnp.sign(x) * jnp.exp(jnp.minimum(z, cap)), 0.0)
+
+
 def unscale(x: Float[Array, ...], log_scale: Scalar) -> Float[Array, ...]:
     """``x * exp(log_scale)``, the true value of a rescaled quantity: +-inf only where that value
     exceeds the dtype, 0 where ``x`` is 0 (never ``0 * inf = NaN``) and finite whenever the
-    product is, even where ``exp(log_scale)`` alone would overflow."""
+    product is, even where ``exp(log_scale)`` alone would overflow (then in the log domain; the
+    plain product otherwise, which keeps the last digits)."""
     direct = x * jnp.exp(log_scale)
-    magnitude = jnp.log(jnp.where(x == 0, 1.0, jnp.abs(x)))
-    in_logs = jnp.where(x == 0, 0.0, jnp.sign(x) * jnp.exp(magnitude + log_scale))
-    return jnp.where(jnp.isfinite(jnp.exp(log_scale)), direct, in_logs)
+    return jnp.where(jnp.isfinite(jnp.exp(log_scale)), direct, log_domain_product(x, log_scale))
 
 
 def degree_of(F: AbstractInteraction) -> float:

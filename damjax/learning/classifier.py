@@ -38,7 +38,12 @@ import numpy as np
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
 from .._validation import check_positive_int
 from ..datasets import Dataset, check_labels
-from ..interactions import AbstractHomogeneous, RectifiedPolynomial, unscale
+from ..interactions import (
+    AbstractHomogeneous,
+    RectifiedPolynomial,
+    log_domain_product,
+    unscale,
+)
 from ..models._base import AbstractMemory, sign_keep_ties
 
 __all__ = [
@@ -208,10 +213,7 @@ class DAMClassifier(AbstractMemory):
 def _unscale(d, log_s, n, temperature):
     """``d * (s/T)^n`` in the log domain, capped at +-_LOGIT_CAP (rows: samples)."""
     log_mag = n * (log_s - jnp.log(jnp.asarray(temperature, d.dtype)))[:, None]
-    nz = d != 0
-    safe = jnp.where(nz, jnp.abs(d), 1.0)
-    z = jnp.minimum(log_mag + jnp.log(safe), _LOGIT_CAP)  # (B, C)
-    return jnp.where(nz, jnp.sign(d) * jnp.exp(z), 0.0)
+    return log_domain_product(d, log_mag, _LOGIT_CAP)  # (B, C)
 
 
 def init_classifier(
