@@ -86,12 +86,10 @@ def check_real_matrix(x, name: str, shape_doc: str):
     return arr
 
 
-def check_beta(beta):
-    """``beta`` as a float scalar array; must be finite and > 0 (checked when concrete)."""
-    beta = jnp.asarray(beta)
-    if beta.ndim != 0:
-        raise ValueError(f"`beta` must be a scalar; got shape {beta.shape}")
-    if not jnp.issubdtype(beta.dtype, jnp.floating):
-        beta = beta.astype(jnp.result_type(float))
-    check_finite_scalar(beta, "beta", positive=True)
-    return beta
+def check_positive_scalar(value, name: str, dtype=None):
+    """``value`` as a float scalar array (``dtype``, default the default float) that must be a
+    scalar, and finite and > 0 (checked when concrete; traced values pass through converted)."""
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"`{name}` must be a scalar; got shape {jnp.shape(value)}")
+    check_finite_scalar(value, name, positive=True)
+    return jnp.asarray(value, dtype=jnp.result_type(float) if dtype is None else dtype)

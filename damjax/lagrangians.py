@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from ._custom_types import Array, Float, Scalar, is_concrete
-from ._validation import check_finite_scalar
+from ._validation import check_finite_scalar, check_positive_scalar
 from .interactions import AbstractInteraction
 
 __all__ = [
@@ -57,11 +57,6 @@ __all__ = [
     "Tanh",
     "as_lagrangian",
 ]
-
-
-def _beta(beta, name="beta"):
-    check_finite_scalar(beta, name, positive=True)
-    return jnp.asarray(beta, dtype=jnp.result_type(float)) if is_concrete(beta) else beta
 
 
 class AbstractLagrangian(eqx.Module):
@@ -154,7 +149,7 @@ class LogSumExp(AbstractLagrangian):
     beta: Float[Array, ""] | float
 
     def __init__(self, beta: float = 1.0):
-        self.beta = _beta(beta)
+        self.beta = check_positive_scalar(beta, "beta")
 
     def __call__(self, x):
         return jax.nn.logsumexp(self.beta * x) / self.beta
@@ -216,7 +211,7 @@ class Tanh(AbstractLagrangian):
     beta: Float[Array, ""] | float
 
     def __init__(self, beta: float = 1.0):
-        self.beta = _beta(beta)
+        self.beta = check_positive_scalar(beta, "beta")
 
     def __call__(self, x):
         a = jnp.abs(self.beta * x)
@@ -229,7 +224,7 @@ class Sigmoid(AbstractLagrangian):
     beta: Float[Array, ""] | float
 
     def __init__(self, beta: float = 1.0):
-        self.beta = _beta(beta)
+        self.beta = check_positive_scalar(beta, "beta")
 
     def __call__(self, x):
         return jnp.sum(jax.nn.softplus(self.beta * x)) / self.beta

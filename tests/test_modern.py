@@ -240,3 +240,23 @@ def test_quick_reproduction(tmp_path):
     assert not failed, failed
     for fig in summary["figures"]:
         assert (tmp_path / fig).exists()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda b: dj.ModernHopfield(jnp.ones((3, 4)), beta=b),
+        lambda b: dj.ExpDAM(jnp.ones((3, 4)), beta=b),
+        lambda b: dj.lagrangians.LogSumExp(beta=b),
+    ],
+    ids=["ModernHopfield", "ExpDAM", "LogSumExp"],
+)
+def test_beta_must_be_a_positive_scalar(make):
+    # one check for every positive scalar parameter: a vector used to fail inside float()
+    with pytest.raises(ValueError, match="`beta` must be a scalar; got shape"):
+        make(jnp.ones(2))
+    with pytest.raises(ValueError, match="`beta` must be > 0"):
+        make(-1.0)
+    with pytest.raises(ValueError, match="`beta` must be a finite number"):
+        make(float("nan"))
+    assert make(2).beta.dtype == jnp.float32

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar
-from .._validation import check_beta, check_real_matrix, check_state_width
+from .._validation import check_positive_scalar, check_real_matrix, check_state_width
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
 
@@ -54,7 +54,7 @@ class ExpDAM(AbstractContinuousMemory, AbstractPatternMemory):
 
     def __init__(self, patterns, beta):
         self.patterns = check_real_matrix(patterns, "patterns", "(K, D)")
-        self.beta = check_beta(beta).astype(self.patterns.dtype)
+        self.beta = check_positive_scalar(beta, "beta", self.patterns.dtype)
 
     def sq_distances(self, state: Float[Array, " D"]) -> Float[Array, " K"]:
         r""":math:`\lVert x - \xi_\mu\rVert^2` for every memory (clipped at 0)."""

@@ -25,8 +25,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Scalar, is_concrete
-from .._validation import check_finite_scalar
+from .._custom_types import Array, Float, Scalar
+from .._validation import check_positive_scalar
 from ..feature_maps import AbstractFeatureMap
 from ..normalizers import AbstractNormalizer, get_normalizer
 from ._base import AbstractPatternMemory
@@ -104,12 +104,9 @@ class KernelizedHopfield(AbstractContinuousMemory, AbstractPatternMemory):
 
             feature_map = IdentityMap(patterns.shape[1])
         check_feature_map(feature_map, patterns.shape[1], patterns.dtype)
-        check_finite_scalar(beta, "beta", positive=True)
-        if is_concrete(beta) and jnp.ndim(beta) != 0:
-            raise ValueError(f"`beta` must be a scalar; got shape {jnp.shape(beta)}")
         self.patterns = patterns
         self.feature_map = feature_map
-        self.beta = jnp.asarray(beta, patterns.dtype)
+        self.beta = check_positive_scalar(beta, "beta", patterns.dtype)
         self.normalizer = get_normalizer(normalizer)
 
     @property

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar, is_concrete
-from .._validation import check_finite_scalar, check_real_matrix
+from .._validation import check_positive_scalar, check_real_matrix
 from ..interactions import RectifiedPolynomial
 from ..lagrangians import (
     AbsoluteValue,
@@ -51,11 +51,6 @@ from ..lagrangians import (
 from ._continuous import AbstractContinuousMemory
 
 _HI = jax.lax.Precision.HIGHEST
-
-
-def _tau(value, name):
-    check_finite_scalar(value, name, positive=True)
-    return jnp.asarray(value, dtype=jnp.result_type(float)) if is_concrete(value) else value
 
 
 class LagrangianNetwork(AbstractContinuousMemory):
@@ -102,8 +97,8 @@ class LagrangianNetwork(AbstractContinuousMemory):
         if is_concrete(I) and not bool(jnp.all(jnp.isfinite(I))):
             raise ValueError("`I` must contain only finite values; found NaN or inf")
         self.I = I
-        self.tau_f = _tau(tau_f, "tau_f")
-        self.tau_h = None if tau_h is None else _tau(tau_h, "tau_h")
+        self.tau_f = check_positive_scalar(tau_f, "tau_f")
+        self.tau_h = None if tau_h is None else check_positive_scalar(tau_h, "tau_h")
 
     # --- constructors -------------------------------------------------------------------------
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Scalar, is_concrete
-from .._validation import check_finite_scalar, check_real_matrix
+from .._custom_types import Array, Float, Scalar
+from .._validation import check_positive_scalar, check_real_matrix
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
 
@@ -51,8 +51,7 @@ class ModernHopfield(AbstractContinuousMemory, AbstractPatternMemory):
 
     def __init__(self, patterns, beta: float = 1.0):
         self.patterns = check_real_matrix(patterns, "patterns", "(K, d)")
-        check_finite_scalar(beta, "beta", positive=True)
-        self.beta = jnp.asarray(beta, dtype=self.patterns.dtype) if is_concrete(beta) else beta
+        self.beta = check_positive_scalar(beta, "beta", self.patterns.dtype)
 
     def overlaps(self, state: Float[Array, "*B d"]) -> Float[Array, "*B K"]:
         r""":math:`X^T\xi`: the inner products of the state with every pattern."""

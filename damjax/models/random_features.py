@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
-from .._validation import check_beta, check_positive_int, check_state_width
+from .._validation import check_positive_int, check_positive_scalar, check_state_width
 from ..random_features import AbstractRandomFeatures, SinCos
 from ._continuous import AbstractContinuousMemory
 
@@ -218,7 +218,7 @@ class RandomFeatureDAM(AbstractContinuousMemory):
         floor = float(floor)
         if not (math.isfinite(floor) and floor > 0):
             raise ValueError(f"`floor` must be a finite number > 0; got {floor}")
-        self.beta = check_beta(beta).astype(X.dtype)
+        self.beta = check_positive_scalar(beta, "beta", X.dtype)
         self.key = _as_key(key)
         self.features = features
         self.layout = _make_layout(features, dim, num_features, chunk_size)
