@@ -116,8 +116,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         ``h_i = E(s with s_i=-1) - E(s with s_i=+1)``; its sign is the update.
         """
         m = self.overlaps(state)
-        g0, g1, ls = self.F.field_terms(m)
-        g0, g1 = self._weights(g0), self._weights(g1)
+        g0, g1, ls = self._field_terms(m)
         h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
         return h, ls
 
@@ -128,6 +127,11 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         """
         h, ls = self.scaled_field(state)
         return unscale(h, ls)
+
+    def _field_terms(self, m, log_scale=None):
+        """``F.field_terms`` with the pattern mask applied: ``(g0, g1, L)``."""
+        g0, g1, ls = self.F.field_terms(m, log_scale)
+        return self._weights(g0), self._weights(g1), ls
 
     @staticmethod
     def _tie_magnitude(g0, g1, halves: bool = False):
@@ -155,8 +159,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     def update(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
         """Synchronous update: every neuron to the sign of its field (ties keep their value)."""
         m = self.overlaps(state)
-        g0, g1, _ = self.F.field_terms(m, self._dynamics_log_scale(m))
-        g0, g1 = self._weights(g0), self._weights(g1)
+        g0, g1, _ = self._field_terms(m, self._dynamics_log_scale(m))
         h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
         return sign_keep_ties(h, state, self._tie_level(self._tie_magnitude(g0, g1)))
 
@@ -179,8 +182,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         # moves, so the tie level is the one ``update`` uses (up to rounding) and the two rules
         # agree on what a fixed point is.
         m, ls, log_tie = aux
-        g0, g1, _ = self.F.field_terms(m, ls)
-        g0, g1 = self._weights(g0), self._weights(g1)
+        g0, g1, _ = self._field_terms(m, ls)
         if self._columns is None:
             col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
         else:
@@ -197,8 +199,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     def async_refresh(self, state, aux):
         m = aux[0]
         ls = self._dynamics_log_scale(m)
-        g0, g1, _ = self.F.field_terms(m, ls)
-        g0, g1 = self._weights(g0), self._weights(g1)
+        g0, g1, _ = self._field_terms(m, ls)
         return m, ls, jnp.log(self._tie_magnitude(g0, g1, halves=True)) + ls
 
     def aux_energy(self, aux, state=None) -> Scalar:
