@@ -11,11 +11,22 @@ Each reproduction is one module in the top-level ``experiments`` package that de
 matplotlib, and returns an :class:`Outcome` with named :class:`Check` results. The framework times
 it and writes ``out/summary.json``::
 
-    {"name", "paper", "checks": {name: {"measured", "expected", "tolerance", "passed"}},
-     "runtime_s", "config", "quick", "figures", "notes", "passed"}
+    {"name", "paper",
+     "checks": {name: {"measured", "expected", "tolerance", "passed", "source", "cite"}},
+     "protocol", "deviations", "runtime_s", "config", "quick", "figures", "notes", "passed"}
 
-``expected`` holds the paper's value (or the paper's qualitative claim as a string). A
-reproduction that misses the paper reports ``passed: false`` for that check; nothing is faked.
+``expected`` holds the paper's value (or the paper's qualitative claim as a string). Each check
+says where its ``expected`` comes from (``source``):
+
+* ``"paper"`` — a number or claim stated in the paper; ``cite`` names the section, figure, table
+  or code file;
+* ``"theory"`` — damjax's own evaluation of the paper's formula (``cite`` names the formula);
+* ``"ours"`` — a threshold of our own (``cite`` says why it was chosen).
+
+``protocol`` describes what the paper did (sizes, dynamics, criterion, with the section / figure /
+code file it comes from) and ``deviations`` lists every place the reproduction departs from it,
+each ``{"what": ..., "why": ...}``. A reproduction that misses the paper reports
+``passed: false`` for that check; nothing is faked.
 """
 
 from __future__ import annotations
@@ -30,7 +41,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Check", "Outcome", "Reproduction", "available", "get", "run", "run_all"]
+__all__ = ["Check", "Outcome", "Reproduction", "SOURCES", "available", "get", "run", "run_all"]
+
+#: Where a check's ``expected`` value comes from (see the module docstring).
+SOURCES = ("paper", "theory", "ours")
 
 
 def _jsonable(x):
@@ -57,28 +71,38 @@ class Check:
     expected: Any
     tolerance: Any
     passed: bool
+    source: str = "paper"
+    cite: str = ""
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"Check source must be one of {SOURCES}, got {self.source!r}")
 
     @classmethod
-    def close(cls, measured: float, expected: float, tolerance: float) -> Check:
+    def close(
+        cls, measured: float, expected: float, tolerance: float, *, source="paper", cite=""
+    ) -> Check:
         """``|measured - expected| <= tolerance``."""
         measured = float(measured)
         ok = math.isfinite(measured) and abs(measured - expected) <= tolerance
-        return cls(measured, expected, tolerance, bool(ok))
+        return cls(measured, expected, tolerance, bool(ok), source, cite)
 
     @classmethod
-    def at_least(cls, measured: float, bound: float) -> Check:
+    def at_least(cls, measured: float, bound: float, *, source="paper", cite="") -> Check:
         measured = float(measured)
-        return cls(measured, f">= {bound}", None, bool(measured >= bound))
+        ok = math.isfinite(measured) and measured >= bound
+        return cls(measured, f">= {bound}", None, bool(ok), source, cite)
 
     @classmethod
-    def at_most(cls, measured: float, bound: float) -> Check:
+    def at_most(cls, measured: float, bound: float, *, source="paper", cite="") -> Check:
         measured = float(measured)
-        return cls(measured, f"<= {bound}", None, bool(measured <= bound))
+        ok = math.isfinite(measured) and measured <= bound
+        return cls(measured, f"<= {bound}", None, bool(ok), source, cite)
 
     @classmethod
-    def holds(cls, measured: Any, expected: str, passed: bool) -> Check:
+    def holds(cls, measured: Any, expected: str, passed: bool, *, source="paper", cite="") -> Check:
         """A qualitative claim of the paper (``expected``) and what was measured."""
-        return cls(measured, expected, None, bool(passed))
+        return cls(measured, expected, None, bool(passed), source, cite)
 
     def to_json(self) -> dict:
         return {
@@ -86,6 +110,8 @@ class Check:
             "expected": _jsonable(self.expected),
             "tolerance": _jsonable(self.tolerance),
             "passed": bool(self.passed),
+            "source": self.source,
+            "cite": self.cite,
         }
 
 
@@ -95,6 +121,11 @@ class Outcome:
     config: dict[str, Any]
     figures: list[str] = dataclasses.field(default_factory=list)
     notes: str = ""
+    #: What the paper did: e.g. {"source": "Sec. 3, Fig. 2", "sizes": ..., "dynamics": ...,
+    #: "criterion": ...}.
+    protocol: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Each departure from ``protocol``: {"what": ..., "why": ...}.
+    deviations: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +174,8 @@ def run(name: str, out: str | Path, *, quick: bool = False) -> dict:
         "name": rep.name,
         "paper": rep.paper,
         "checks": {k: c.to_json() for k, c in outcome.checks.items()},
+        "protocol": _jsonable(outcome.protocol),
+        "deviations": _jsonable(outcome.deviations),
         "runtime_s": runtime,
         "config": _jsonable(outcome.config),
         "quick": quick,
