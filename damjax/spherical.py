@@ -35,6 +35,7 @@ import optax
 
 from ._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
 from ._validation import check_positive_int
+from ._numerics import HI as _HI
 
 __all__ = [
     "TAMMES_SOURCE",
@@ -53,8 +54,6 @@ TAMMES_SOURCE = (
     "Hopfield Models', NeurIPS 2024, from the published Tammes-problem tables (N. J. A. Sloane, "
     "spherical packings, http://neilsloane.com/packings/)."
 )
-
-_HI = jax.lax.Precision.HIGHEST
 
 
 def _check_points(points, name: str = "points"):
@@ -112,7 +111,7 @@ def feature_separation(feature_map, patterns: Float[Array, "M d"]) -> Scalar:
     patterns = jnp.asarray(patterns)
     if patterns.ndim != 2:
         raise ValueError(f"`patterns` must be a 2-D array of shape (M, d); got {patterns.shape}")
-    from .models.kernelized import check_feature_map
+    from .components.feature_maps import check_feature_map
 
     check_feature_map(feature_map, patterns.shape[1], patterns.dtype)
     return min_separation(jax.vmap(feature_map)(patterns))

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..dynamics import Async
-from ..interactions import Polynomial
+from ..components.interactions import Polynomial
 from ..models import BinaryDAM
 from ..patterns import random_binary
 from ._timing import interleaved_times, median_ratio

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -51,6 +52,37 @@ class AbstractRule(eqx.Module):
     @property
     def needs_key(self) -> bool:
         return False
+
+
+#: rule name -> factory of a rule with its default settings (see :func:`register_rule`).
+_RULE_NAMES: dict[str, Callable[[], AbstractRule]] = {}
+
+
+def register_rule(name: str, factory: Callable[[], AbstractRule]) -> None:
+    """Make ``factory()`` available as the rule called ``name`` (config files, sweeps).
+
+    The built-in names are ``"sync"``, ``"onestep"``, ``"async"`` and ``"async-random"``.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string; got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"`factory` must be callable; got {factory!r}")
+    _RULE_NAMES[name] = factory
+
+
+def rule_names() -> tuple[str, ...]:
+    """The names accepted by :func:`rule_from_name`."""
+    return tuple(_RULE_NAMES)
+
+
+def rule_from_name(name: str) -> AbstractRule:
+    """The rule registered as ``name`` (e.g. ``"async-random"`` -> ``Async(order="random")``).
+
+    **Raises:** ``ValueError`` naming the registered rules for an unknown name.
+    """
+    if name not in _RULE_NAMES:
+        raise ValueError(f"`rule` must be one of {rule_names()}; got {name!r}")
+    return _RULE_NAMES[name]()
 
 
 def iterate_to_fixed_point(step, energy, state, *, max_steps: int, record_energy: bool, converged):
@@ -115,7 +147,7 @@ def retrieve(
 
     Works under ``jax.vmap`` over models (e.g. ``eqx.filter_vmap``) and inside ``jax.jit``.
     """
-    from .binary import Sync
+    from .sync import Sync
 
     rule = Sync() if rule is None else rule
     if not isinstance(rule, AbstractRule):

@@ -32,10 +32,9 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
-from ..interactions import AbstractInteraction, unscale
+from ..components.interactions import AbstractInteraction, unscale
 from ._base import AbstractBinaryMemory, AbstractPatternMemory, sign_keep_ties
-
-_HI = jax.lax.Precision.HIGHEST
+from .._numerics import HI as _HI
 
 
 def _sum_last(x):

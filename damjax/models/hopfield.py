@@ -28,8 +28,7 @@ import numpy as np
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
 from ._base import AbstractBinaryMemory, sign_keep_ties
-
-_HI = jax.lax.Precision.HIGHEST
+from .._numerics import HI as _HI
 
 
 class HopfieldNetwork(AbstractBinaryMemory):

@@ -160,7 +160,7 @@ def _build(exp: Experiment, static_cfg: dict, dyn_names: tuple, common_keys: boo
 
 
 def _versions() -> dict:
-    from .. import __version__
+    from .._version import __version__
 
     return {"damjax_version": __version__, "jax_version": jax.__version__}
 

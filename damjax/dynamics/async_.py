@@ -1,4 +1,4 @@
-"""Discrete-time rules: ``Sync``, ``OneStep`` (any model) and ``Async`` (binary models)."""
+"""Asynchronous dynamics for binary models: :class:`Async` (one step is a sweep over all neurons)."""
 
 from __future__ import annotations
 
@@ -8,51 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from ..models._base import AbstractBinaryMemory
-from ._base import AbstractRule, Retrieval, iterate_to_fixed_point
-
-
-def _within(tol):
-    def converged(old, new):
-        return jnp.max(jnp.abs(new - old)) <= tol
-
-    return converged
-
-
-class Sync(AbstractRule):
-    """All neurons at once, ``s <- model.update(s)``, until a fixed point or ``max_steps``.
-
-    **Arguments:** ``tol`` — convergence when ``max|s_new - s| <= tol`` (0 = exact fixed point, the
-    right choice for binary states; continuous models use a small positive tolerance).
-    """
-
-    tol: float = 0.0
-
-    def run(self, model, state, *, key, max_steps, record_energy):
-        return iterate_to_fixed_point(
-            lambda s, t: model.update(s),
-            model.energy,
-            state,
-            max_steps=max_steps,
-            record_energy=record_energy,
-            converged=_within(self.tol),
-        )
-
-
-class OneStep(AbstractRule):
-    """A single synchronous update. ``converged`` says whether that step changed nothing
-    (within ``tol``), i.e. whether the cue was already a fixed point; ``max_steps`` is ignored."""
-
-    tol: float = 0.0
-
-    def run(self, model, state, *, key, max_steps, record_energy):
-        return iterate_to_fixed_point(
-            lambda s, t: model.update(s),
-            model.energy,
-            state,
-            max_steps=1,
-            record_energy=record_energy,
-            converged=_within(self.tol),
-        )
+from ._base import AbstractRule, Retrieval, register_rule
 
 
 class Async(AbstractRule):
@@ -139,3 +95,7 @@ class Async(AbstractRule):
         init = (state, aux, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace)
         s, _, t, done, trace = jax.lax.while_loop(cond, sweep, init)
         return Retrieval(states=s, steps=t, converged=done, energies=trace)
+
+
+register_rule("async", Async)
+register_rule("async-random", lambda: Async(order="random"))
