@@ -32,11 +32,11 @@ def _active(model: BinaryDAM) -> Bool[Array, " K"]:
 
 
 def is_fixed_point(model: AbstractMemory, states: Float[Array, "*B N"]) -> Bool[Array, "*B"]:
-    """True where one synchronous update leaves the state unchanged."""
+    """True where one synchronous update leaves the state unchanged
+    (``model.is_fixed_point``, batched over the leading axes)."""
     states = jnp.asarray(states)
     flat = states.reshape(-1, states.shape[-1])
-    new = jax.vmap(model.update)(flat)
-    return jnp.all(new == flat, axis=-1).reshape(states.shape[:-1])
+    return jax.vmap(model.is_fixed_point)(flat).reshape(states.shape[:-1])
 
 
 def fixed_point_fraction(model: BinaryDAM) -> Scalar:

@@ -14,7 +14,7 @@ import abc
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Int, Scalar
+from .._custom_types import Array, Bool, Float, Int, Scalar
 from .._validation import check_state_width
 
 
@@ -38,6 +38,12 @@ class AbstractMemory(eqx.Module):
         """Raise a clear error when ``state`` does not fit this model (called before tracing)."""
         check_state_width(state, self.dim, name)
 
+    def is_fixed_point(self, state: Float[Array, " N"]) -> Bool[Array, ""]:
+        """True when one synchronous step leaves ``state`` exactly unchanged (the one fixed-point
+        test of damjax: :func:`damjax.capacity.is_fixed_point` and
+        :func:`damjax.states.is_stable` are this method, batched)."""
+        return jnp.all(self.update(state) == state)
+
 
 class AbstractPatternMemory(AbstractMemory):
     """A memory that stores its memories as the rows of a (K, dim) array ``patterns``."""
@@ -57,8 +63,21 @@ class AbstractPatternMemory(AbstractMemory):
 class AbstractBinaryMemory(AbstractMemory):
     """A memory over states in {-1, +1}^N with an O(K)-per-neuron asynchronous update.
 
-    ``aux`` is model-defined (overlaps for a DAM, the local fields for a Hebbian network).
+    Declares the field of the update, ``h_i = E(s with s_i = -1) - E(s with s_i = +1)`` (its
+    sign is the update; ties keep), which analysis code (:mod:`damjax.states`) uses without
+    knowing the model. ``aux`` is model-defined (overlaps for a DAM, the local fields for a
+    Hebbian network).
     """
+
+    @abc.abstractmethod
+    def field(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
+        """The exact energy differences ``h_i`` in true units (may overflow at large degree)."""
+
+    def scaled_field(self, state: Float[Array, " N"]) -> tuple[Float[Array, " N"], Scalar]:
+        """``(h * exp(-L), L)``: the field divided by a positive scale, finite where ``field``
+        overflows. The default uses ``field`` with ``L = 0``."""
+        h = self.field(state)
+        return h, jnp.zeros((), dtype=jnp.result_type(h))
 
     def async_prepare(self) -> AbstractBinaryMemory:
         """Called once per retrieval, before any ``async_step``: a model may return a copy of
