@@ -38,4 +38,4 @@ from ._theory import krotov_kmax as krotov_kmax
 from ._theory import krotov_kmax_no_errors as krotov_kmax_no_errors
 from ._theory import krotov_omega as krotov_omega
 
-from . import _experiments  # noqa: E402, F401  (registers the DAM sweep experiments)
+from . import _sweeps  # noqa: E402, F401  (registers the DAM sweep experiments)
