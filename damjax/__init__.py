@@ -35,6 +35,7 @@ from . import spherical as spherical
 from . import states as states
 from . import sweep as sweep
 from .dynamics import ODE as ODE
+from .dynamics import RESULTS as RESULTS
 from .dynamics import AbstractRule as AbstractRule
 from .dynamics import Async as Async
 from .dynamics import Euler as Euler
@@ -54,6 +55,7 @@ from .components.interactions import AbstractInteraction as AbstractInteraction
 from .components.interactions import Exponential as Exponential
 from .components.interactions import Polynomial as Polynomial
 from .components.interactions import RectifiedPolynomial as RectifiedPolynomial
+from .models import AbstractAsyncKernel as AbstractAsyncKernel
 from .models import AbstractBinaryMemory as AbstractBinaryMemory
 from .models import AbstractContinuousMemory as AbstractContinuousMemory
 from .models import AbstractMemory as AbstractMemory

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from ..models._base import AbstractBinaryMemory
-from ._base import AbstractRule, Retrieval, register_rule
+from ._base import AbstractRule, Retrieval, iterate_to_fixed_point, register_rule
 
 
 class Async(AbstractRule):
@@ -16,24 +16,31 @@ class Async(AbstractRule):
 
     **Arguments:** ``order`` — ``"fixed"`` (0..N-1 every sweep) or ``"random"`` (a fresh random
     permutation per sweep and cue; needs ``key``). Stops after a sweep with no flip (a fixed point)
-    or after ``max_steps`` sweeps. Each neuron update costs O(K) (the overlaps are updated after
-    each flip); energies never increase. ``refresh_every`` — how many neuron updates between exact
-    recomputations of the model's incremental bookkeeping (``async_refresh``; for
-    :class:`BinaryDAM` the tie level's magnitude and, at large degree, the overflow scale).
+    or after ``max_steps`` sweeps. Each neuron update costs O(K) (the model's
+    :meth:`~damjax.AbstractBinaryMemory.async_kernel` updates the overlaps after each flip);
+    energies never increase. ``refresh_every`` — optional override of how many neuron updates lie
+    between the kernel's exact recomputations of its bookkeeping (default ``None``: the kernel's
+    own cadence, ``refresh_every`` of the kernel; 16 for :class:`BinaryDAM`, where the tie
+    level's magnitude and, at large degree, the overflow scale are refreshed).
     """
 
     order: Literal["fixed", "random"] = "fixed"
-    refresh_every: int = 16
+    refresh_every: int | None = None
 
     def __check_init__(self):
         if self.order not in ("fixed", "random"):
             raise ValueError(f"`order` must be 'fixed' or 'random'; got {self.order!r}")
-        if not isinstance(self.refresh_every, int) or self.refresh_every < 1:
-            raise ValueError(f"`refresh_every` must be an integer >= 1; got {self.refresh_every!r}")
+        r = self.refresh_every
+        if r is not None and (isinstance(r, bool) or not isinstance(r, int) or r < 1):
+            raise ValueError(f"`refresh_every` must be an integer >= 1; got {r!r}")
 
     @property
     def needs_key(self) -> bool:
         return self.order == "random"
+
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
 
     def check_model(self, model):
         if not isinstance(model, AbstractBinaryMemory):
@@ -42,13 +49,15 @@ class Async(AbstractRule):
                 f"got {type(model).__name__}. Use Sync() for continuous models."
             )
 
-    def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False) -> Retrieval:
         n = state.shape[-1]
-        dtype = jnp.result_type(float)
-        model = model.async_prepare()
+        kernel = model.async_kernel()
+        every = kernel.refresh_every if self.refresh_every is None else self.refresh_every
+        r = min(every, n)
+        nblocks = n // r
 
-        def sweep(carry):
-            s, aux, t, _, trace = carry
+        def sweep(carry, t):
+            s, aux = carry
             if self.order == "random":
                 perm = jax.random.permutation(jax.random.fold_in(key, t), n)
             else:
@@ -60,41 +69,38 @@ class Async(AbstractRule):
             def neuron(j, c):
                 out, aux = c
                 i = j if perm is None else perm[j]
-                new, aux = model.async_step(s[i], aux, i)
+                new, aux = kernel.step(s[i], aux, i)
                 return jax.lax.dynamic_update_index_in_dim(out, new, i, axis=0), aux
 
             def block(start, stop, c):
                 out, aux = c
-                aux = model.async_refresh(out, aux)
+                aux = kernel.refresh(out, aux)
                 return jax.lax.fori_loop(start, stop, neuron, (out, aux))
 
-            r = min(self.refresh_every, n)
-            nblocks = n // r
             c = jax.lax.fori_loop(0, nblocks, lambda b, c: block(b * r, b * r + r, c), (s, aux))
             if nblocks * r < n:
                 c = block(nblocks * r, n, c)
-            out, aux = c
-            # a sweep that changed nothing is a fixed point (compared once per sweep, not tracked
-            # per neuron: one small operation less in the innermost loop)
-            any_flip = jnp.any(out != s)
-            s = out
-            if record_energy:
-                trace = trace.at[t + 1].set(model.aux_energy(aux, s))
-            return s, aux, t + 1, ~any_flip, trace
+            return c
 
-        def cond(carry):
-            _, _, t, done, _ = carry
-            return (~done) & (t < max_steps)
-
-        aux = model.async_init(state)
-        trace = (
-            jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(model.aux_energy(aux, state))
-            if record_energy
-            else None
+        # a sweep that changed nothing is a fixed point (compared once per sweep, not tracked
+        # per neuron: one small operation less in the innermost loop)
+        out = iterate_to_fixed_point(
+            sweep,
+            lambda c: kernel.energy(c[1], c[0]),
+            (state, kernel.init(state)),
+            max_steps=max_steps,
+            record_energy=record_energy,
+            converged=lambda old, new: jnp.all(new[0] == old[0]),
+            fixed_steps=fixed_steps,
+            visible=lambda c: c[0],
         )
-        init = (state, aux, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace)
-        s, _, t, done, trace = jax.lax.while_loop(cond, sweep, init)
-        return Retrieval(states=s, steps=t, converged=done, energies=trace)
+        return Retrieval(
+            states=out.states[0],
+            steps=out.steps,
+            converged=out.converged,
+            energies=out.energies,
+            status=out.status,
+        )
 
 
 register_rule("async", Async)

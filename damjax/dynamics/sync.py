@@ -23,7 +23,11 @@ class Sync(AbstractRule):
 
     tol: float = 0.0
 
-    def run(self, model, state, *, key, max_steps, record_energy):
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
         return iterate_to_fixed_point(
             lambda s, t: model.update(s),
             model.energy,
@@ -31,6 +35,7 @@ class Sync(AbstractRule):
             max_steps=max_steps,
             record_energy=record_energy,
             converged=_within(self.tol),
+            fixed_steps=fixed_steps,
         )
 
 
@@ -40,7 +45,11 @@ class OneStep(AbstractRule):
 
     tol: float = 0.0
 
-    def run(self, model, state, *, key, max_steps, record_energy):
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
         return iterate_to_fixed_point(
             lambda s, t: model.update(s),
             model.energy,
@@ -48,6 +57,7 @@ class OneStep(AbstractRule):
             max_steps=1,
             record_energy=record_energy,
             converged=_within(self.tol),
+            fixed_steps=fixed_steps,
         )
 
 

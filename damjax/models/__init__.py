@@ -1,5 +1,6 @@
 """Memory models: one file per model family."""
 
+from ._base import AbstractAsyncKernel as AbstractAsyncKernel
 from ._base import AbstractBinaryMemory as AbstractBinaryMemory
 from ._base import AbstractMemory as AbstractMemory
 from ._base import AbstractPatternMemory as AbstractPatternMemory

@@ -1,15 +1,19 @@
 """The interface between memory models and dynamics rules.
 
 Every model is an ``eqx.Module`` with a pure scalar ``energy(state)`` and ``update(state)``, one
-synchronous step of its own update rule. Binary models additionally implement the incremental
-interface used by asynchronous dynamics (``async_init`` / ``async_step``), which keeps an auxiliary
-vector (e.g. the overlaps) up to date so that one neuron update costs O(K), never O(N K).
-Rules check for these declared abstract classes, not for concrete models.
+synchronous step of its own update rule, and the fixed-point test ``is_fixed_point(state)``.
+Binary models (:class:`AbstractBinaryMemory`) also declare their ``field`` / ``scaled_field`` and
+offer asynchronous dynamics through ONE method, ``async_kernel()``: an
+:class:`AbstractAsyncKernel` keeps an auxiliary vector (e.g. the overlaps) up to date so that one
+neuron update costs O(K), never O(N K), and owns that vector's invariant (its exact refresh and
+its cadence). Rules and analysis code check for these declared abstract classes, never for
+concrete models.
 """
 
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -79,36 +83,46 @@ class AbstractBinaryMemory(AbstractMemory):
         h = self.field(state)
         return h, jnp.zeros((), dtype=jnp.result_type(h))
 
-    def async_prepare(self) -> AbstractBinaryMemory:
-        """Called once per retrieval, before any ``async_step``: a model may return a copy of
-        itself with operands laid out for single-neuron access (e.g. pattern columns made
-        contiguous). The default returns the model unchanged."""
-        return self
+    @abc.abstractmethod
+    def async_kernel(self) -> AbstractAsyncKernel:
+        """The model's kernel for asynchronous dynamics (:class:`AbstractAsyncKernel`): the one
+        object that owns the incremental single-neuron update, its auxiliary state and how often
+        that state is recomputed exactly. Called once per retrieval."""
+
+    def check_state(self, state, name: str = "cues"):
+        super().check_state(state, name)
+
+
+class AbstractAsyncKernel(eqx.Module):
+    """Incremental single-neuron updates of a binary model, for :class:`damjax.Async`.
+
+    ``aux`` is kernel-defined (overlaps for a DAM, the local fields for a Hebbian network) and is
+    the kernel's alone: the rule only passes it along. One sweep visits every neuron once; the
+    rule calls ``refresh`` before each block of ``refresh_every`` neurons.
+    """
+
+    #: neurons between two exact recomputations (``refresh``) of what ``step`` tracks
+    #: approximately; a kernel without approximations keeps any value.
+    refresh_every: eqx.AbstractClassVar[int]
 
     @abc.abstractmethod
-    def async_init(self, state: Float[Array, " N"]) -> Array:
-        """Auxiliary quantities for incremental single-neuron updates."""
+    def init(self, state: Float[Array, " N"]) -> Any:
+        """The auxiliary quantities for ``state``."""
 
     @abc.abstractmethod
-    def async_step(
-        self, s_i: Float[Array, ""], aux: Array, i: Int[Array, ""]
-    ) -> tuple[Float[Array, ""], Array]:
+    def step(self, s_i: Float[Array, ""], aux: Any, i: Int[Array, ""]) -> tuple[Float[Array, ""], Any]:
         """Update neuron ``i``, whose current value is ``s_i``, given ``aux``; returns
         ``(new value of neuron i, aux after the update)``. Everything else the update needs about
         the state must live in ``aux`` (the dynamics own the state array: writing it while the
         step reads it made XLA copy the whole batch of states at every neuron)."""
 
-    def async_refresh(self, state: Float[Array, " N"], aux: Array) -> Array:
-        """Recompute whatever ``async_step`` only tracks approximately (called every
-        ``Async.refresh_every`` neurons). The default keeps ``aux`` as it is."""
+    def refresh(self, state: Float[Array, " N"], aux: Any) -> Any:
+        """Recompute exactly whatever ``step`` only tracks approximately. Default: unchanged."""
         return aux
 
     @abc.abstractmethod
-    def aux_energy(self, aux: Array, state: Float[Array, " N"]) -> Scalar:
-        """Energy from the auxiliary quantities (cheap, for energy traces)."""
-
-    def check_state(self, state, name: str = "cues"):
-        super().check_state(state, name)
+    def energy(self, aux: Any, state: Float[Array, " N"]) -> Scalar:
+        """The model's energy from the auxiliary quantities (cheap, for energy traces)."""
 
 
 def sign_keep_ties(field, state, tol=0.0):
