@@ -13,8 +13,7 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray, Scalar
 from ..dynamics import AbstractRule, Retrieval, retrieve
-from ..models import BinaryDAM
-from ..models._base import AbstractMemory
+from ..models._base import AbstractMemory, AbstractPatternMemory
 
 
 def nearest_overlap(
@@ -25,10 +24,8 @@ def nearest_overlap(
     return jnp.max(m, axis=-1) / patterns.shape[-1]
 
 
-def _active(model: BinaryDAM) -> Bool[Array, " K"]:
-    if model.mask is None:
-        return jnp.ones((model.num_patterns,), bool)
-    return model.mask > 0
+def _active(model: AbstractPatternMemory) -> Bool[Array, " K"]:
+    return model.active_patterns
 
 
 def is_fixed_point(model: AbstractMemory, states: Float[Array, "*B N"]) -> Bool[Array, "*B"]:
@@ -39,7 +36,7 @@ def is_fixed_point(model: AbstractMemory, states: Float[Array, "*B N"]) -> Bool[
     return jax.vmap(model.is_fixed_point)(flat).reshape(states.shape[:-1])
 
 
-def fixed_point_fraction(model: BinaryDAM) -> Scalar:
+def fixed_point_fraction(model: AbstractPatternMemory) -> Scalar:
     """Fraction of the stored (unmasked) patterns that are fixed points of the update rule."""
     fixed = is_fixed_point(model, model.patterns)
     active = _active(model)

@@ -63,6 +63,12 @@ class AbstractPatternMemory(AbstractMemory):
         """K, the number of stored patterns (rows of ``patterns``)."""
         return self.patterns.shape[0]
 
+    @property
+    def active_patterns(self) -> Bool[Array, " K"]:
+        """Which rows of ``patterns`` are stored memories (all of them unless a model masks some,
+        e.g. :class:`damjax.BinaryDAM` with ``mask``); capacity measurements count only these."""
+        return jnp.ones((self.patterns.shape[0],), bool)
+
 
 class AbstractBinaryMemory(AbstractMemory):
     """A memory over states in {-1, +1}^N with an O(K)-per-neuron asynchronous update.

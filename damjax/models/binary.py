@@ -30,7 +30,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Int, Scalar, is_concrete
+from .._custom_types import Array, Bool, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
 from ..components.interactions import AbstractInteraction, unscale
 from ._base import (
@@ -87,6 +87,13 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
             if is_concrete(mask) and not bool(jnp.any(mask > 0)):
                 raise ValueError("`mask` must keep at least one pattern (K >= 1); all are zero")
         self.mask = mask
+
+    @property
+    def active_patterns(self) -> Bool[Array, " K"]:
+        """The patterns with a positive ``mask`` weight (all without a mask)."""
+        if self.mask is None:
+            return jnp.ones((self.patterns.shape[0],), bool)
+        return self.mask > 0
 
     def overlaps(self, state: Float[Array, "*B N"]) -> Float[Array, "*B K"]:
         """``m = Xi s`` (exact for +-1 entries in any matmul precision)."""
