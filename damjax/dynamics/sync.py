@@ -7,11 +7,17 @@ import jax.numpy as jnp
 from ._base import AbstractRule, iterate_to_fixed_point, register_rule
 
 
-def _within(tol):
-    def converged(old, new):
-        return jnp.max(jnp.abs(new - old)) <= tol
-
-    return converged
+def _synchronous(model, state, tol, max_steps, record_energy, fixed_steps):
+    """``s <- model.update(s)`` through the one loop, converged when ``max|new - old| <= tol``."""
+    return iterate_to_fixed_point(
+        lambda s, t: model.update(s),
+        model.energy,
+        state,
+        max_steps=max_steps,
+        record_energy=record_energy,
+        converged=lambda old, new: jnp.max(jnp.abs(new - old)) <= tol,
+        fixed_steps=fixed_steps,
+    )
 
 
 class Sync(AbstractRule):
@@ -28,15 +34,7 @@ class Sync(AbstractRule):
         return True
 
     def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
-        return iterate_to_fixed_point(
-            lambda s, t: model.update(s),
-            model.energy,
-            state,
-            max_steps=max_steps,
-            record_energy=record_energy,
-            converged=_within(self.tol),
-            fixed_steps=fixed_steps,
-        )
+        return _synchronous(model, state, self.tol, max_steps, record_energy, fixed_steps)
 
 
 class OneStep(AbstractRule):
@@ -50,15 +48,7 @@ class OneStep(AbstractRule):
         return True
 
     def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
-        return iterate_to_fixed_point(
-            lambda s, t: model.update(s),
-            model.energy,
-            state,
-            max_steps=1,
-            record_energy=record_energy,
-            converged=_within(self.tol),
-            fixed_steps=fixed_steps,
-        )
+        return _synchronous(model, state, self.tol, 1, record_energy, fixed_steps)
 
 
 register_rule("sync", Sync)
