@@ -20,7 +20,10 @@ from __future__ import annotations
 
 #: (layer name, module prefixes), lowest first.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("damjax._custom_types", "damjax._validation", "damjax._numerics", "damjax._version")),
+    (
+        "foundation",
+        ("damjax._custom_types", "damjax._validation", "damjax._numerics", "damjax._version"),
+    ),
     ("tools", ("damjax.components", "damjax.patterns", "damjax.datasets", "damjax.sweep")),
     ("models", ("damjax.models",)),
     ("dynamics", ("damjax.dynamics",)),

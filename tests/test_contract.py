@@ -38,7 +38,9 @@ def test_contract(model_name, rule_name):
     rule, binary = RULES[rule_name], model_name in BINARY
     keys = jax.random.split(jax.random.key(7), 2)
     models = eqx.filter_vmap(MODELS[model_name])(keys)  # a batch of two models
-    cs = jnp.stack([cues(model_name, jax.random.fold_in(k, 3), 3) for k in keys])
+    cs = jnp.stack(
+        [cues(model_name, jax.random.fold_in(k, 3), 3, MODELS[model_name](k)) for k in keys]
+    )
     kw = dict(rule=rule, max_steps=STEPS, key=jax.random.key(11))
 
     direct = []
@@ -54,23 +56,29 @@ def test_contract(model_name, rule_name):
         direct.append(r)
 
     over_models = eqx.filter_vmap(lambda m, c: dj.retrieve(m, c, **kw))(models, cs)
-    jitted = eqx.filter_jit(lambda m, c: dj.retrieve(m, c, **kw))(MODELS[model_name](keys[0]), cs[0])
+    first = MODELS[model_name](keys[0])
+    jitted = eqx.filter_jit(lambda m, c: dj.retrieve(m, c, **kw))(first, cs[0])
     _check(jitted, direct[0], binary)
     for i in range(2):
         _check(jax.tree.map(lambda x: x[i], over_models), direct[i], binary)
 
-    if differentiable(model_name, rule_name):
+    # ODE's fixed_steps differs (the whole horizon; STEPS is its solver budget here): its
+    # gradient is checked in test_retrieve_loop.py with a budget that reaches t1
+    if differentiable(model_name, rule_name) and rule_name != "ode":
         model = MODELS[model_name](keys[0])
         w = jnp.linspace(-1.0, 1.0, cs.shape[-1])
 
         def loss(c):
             r = dj.retrieve(model, c, rule=rule, max_steps=STEPS, fixed_steps=True)
-            return jnp.sum(r.states * w)
+            return jnp.sum(r.states * w), r.converged
 
         c0 = cs[0, 0]
-        g = jax.grad(loss)(c0)
+        (_, froze), g = jax.value_and_grad(loss, has_aux=True)(c0)
         assert np.all(np.isfinite(np.asarray(g)))
-        d = jax.random.normal(jax.random.key(5), c0.shape)
-        eps = 1e-2
-        fd = (loss(c0 + eps * d) - loss(c0 - eps * d)) / (2 * eps)
-        np.testing.assert_allclose(float(jnp.vdot(g, d)), float(fd), rtol=5e-2, atol=2e-3)
+        if not bool(froze):
+            # every step is a smooth map: jax.grad agrees with central differences (a run that
+            # converged is held fixed from then on, and the step it stops at is not smooth)
+            d = jax.random.normal(jax.random.key(5), c0.shape)
+            eps = 1e-2
+            fd = (loss(c0 + eps * d)[0] - loss(c0 - eps * d)[0]) / (2 * eps)
+            np.testing.assert_allclose(float(jnp.vdot(g, d)), float(fd), rtol=5e-2, atol=2e-3)

@@ -83,7 +83,8 @@ def test_the_wheel_has_no_top_level_experiments_and_finds_every_reproduction(tmp
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("damjax-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n.split("/")[0] for n in names} == {"damjax", wheel.name.split("-py3")[0] + ".dist-info"}
+    dist_info = wheel.name.split("-py3")[0] + ".dist-info"
+    assert {n.split("/")[0] for n in names} == {"damjax", dist_info}
     assert all(f"damjax/_experiments/{m}.py" in names for m in MODULES)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -3,8 +3,8 @@ usable by name from Python and TOML (``experiment = "retrieval"``).
 
 Shared parameters: ``N`` (neurons), ``K`` (memories), ``F`` ("poly" = x^n, "rect" = rectified
 x^n, "exp" = exp(beta x)), ``n`` (degree), ``beta`` (exponential F only), ``rule`` (a name of
-:func:`damjax.dynamics.rule_names`: "sync", "async", "async-random", "onestep"), ``max_steps``. Memories are i.i.d. uniform +-1 drawn from the
-row's key.
+:func:`damjax.dynamics.rule_names`: "sync", "async", "async-random", "onestep"),
+``max_steps``. Memories are i.i.d. uniform +-1 drawn from the row's key.
 """
 
 from __future__ import annotations

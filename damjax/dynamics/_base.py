@@ -253,8 +253,10 @@ def retrieve(
     * ``fixed_steps`` — run exactly ``max_steps`` steps with ``lax.scan`` (a converged state is
       held fixed, so every field equals the default's) instead of a ``lax.while_loop`` that
       stops early: then ``jax.grad`` can differentiate through the retrieval (put it inside a
-      loss). Supported by ``Sync``, ``OneStep``, ``Async``, ``Euler`` and ``GradientDescent``;
-      ``ODE`` is differentiable either way (diffrax's adjoint) and accepts it as a no-op.
+      loss). Supported by ``Sync``, ``OneStep``, ``Async``, ``Euler`` and ``GradientDescent``
+      (identical results); for ``ODE`` it means integrating the whole horizon ``t1`` without the
+      early stop at a steady state (differentiable through diffrax's adjoint; the stopping time
+      of the early stop is not).
 
     **Returns:** a :class:`Retrieval` with a leading batch axis matching ``cues``; ``status``
     says per cue why the run stopped (:class:`RESULTS`).

@@ -1,4 +1,4 @@
-"""Asynchronous dynamics for binary models: :class:`Async` (one step is a sweep over all neurons)."""
+"""Asynchronous dynamics for binary models: :class:`Async` (one step: a sweep over all neurons)."""
 
 from __future__ import annotations
 

@@ -116,7 +116,9 @@ class AbstractAsyncKernel(eqx.Module):
         """The auxiliary quantities for ``state``."""
 
     @abc.abstractmethod
-    def step(self, s_i: Float[Array, ""], aux: Any, i: Int[Array, ""]) -> tuple[Float[Array, ""], Any]:
+    def step(
+        self, s_i: Float[Array, ""], aux: Any, i: Int[Array, ""]
+    ) -> tuple[Float[Array, ""], Any]:
         """Update neuron ``i``, whose current value is ``s_i``, given ``aux``; returns
         ``(new value of neuron i, aux after the update)``. Everything else the update needs about
         the state must live in ``aux`` (the dynamics own the state array: writing it while the

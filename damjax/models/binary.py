@@ -173,12 +173,6 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         """O(K)-per-neuron asynchronous updates (:class:`_BinaryDAMKernel`)."""
         return _BinaryDAMKernel(self, jnp.transpose(self.patterns))
 
-    def aux_energy(self, aux, state=None) -> Scalar:
-        """The energy from the overlaps ``aux`` (``m`` or a tuple whose first entry is ``m``)."""
-        m = aux[0] if isinstance(aux, tuple) else aux
-        e, ls = self._scaled_energy_from_overlaps(m)
-        return unscale(e, ls)
-
 
 class _BinaryDAMKernel(AbstractAsyncKernel):
     """Asynchronous kernel of :class:`BinaryDAM`: ``aux = (m, L, T)``, the overlaps, a valid
@@ -225,4 +219,5 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
         return m, ls, jnp.log(dam._tie_magnitude(g0, g1, halves=True)) + ls
 
     def energy(self, aux, state):
-        return self.model.aux_energy(aux, state)
+        e, ls = self.model._scaled_energy_from_overlaps(aux[0])
+        return unscale(e, ls)

@@ -46,10 +46,15 @@ MODELS = {
 BINARY = {"binary_dam_poly", "binary_dam_exp", "binary_dam_masked", "hopfield"}
 
 
-def cues(name: str, key, batch: int):
+def cues(name: str, key, batch: int, model=None):
+    """B cues: random +-1 states for binary models; for continuous models with ``patterns``,
+    noisy copies of the first memories (retrieval's regime), else small random vectors."""
     if name in BINARY:
         return jnp.where(jax.random.bernoulli(key, 0.5, (batch, N)), 1.0, -1.0)
-    return 0.5 * jax.random.normal(key, (batch, N))
+    noise = jax.random.normal(key, (batch, N))
+    if getattr(model, "patterns", None) is not None:
+        return model.patterns[:batch] + 0.1 * noise / jnp.sqrt(N)
+    return 0.5 * noise
 
 
 RULES = {
@@ -78,7 +83,15 @@ def compatible_pairs() -> list[tuple[str, str]]:
     ]
 
 
+#: continuous models whose energy is not smooth where retrieval goes: RandomFeatureDAM floors
+#: its (signed, SinCos) kernel-sum estimate at ``floor`` inside the log, so its energy is constant
+#: wherever the estimate is not positive, and unit gradient steps from a noisy memory land there.
+NONSMOOTH = {"random_feature_dam"}
+
+
 def differentiable(model_name: str, rule_name: str) -> bool:
-    """A gradient w.r.t. the cue is meaningful: a continuous model and a rule with the
-    fixed-step (scan) mode (binary states have no gradient)."""
-    return model_name not in BINARY and RULES[rule_name].supports_fixed_steps
+    """A gradient w.r.t. the cue is meaningful: a continuous model with a smooth energy and a
+    rule with the fixed-step (scan) mode (binary states have no gradient)."""
+    if model_name in BINARY or model_name in NONSMOOTH:
+        return False
+    return RULES[rule_name].supports_fixed_steps
