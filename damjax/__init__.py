@@ -8,26 +8,34 @@ Public API (import from here or from the public subpackages, never from private 
   :class:`RandomFeatureDAM`;
 * dynamics: :func:`retrieve` with rules :class:`Sync`, :class:`Async`, :class:`OneStep`,
   :class:`Euler`, :class:`ODE`, :class:`GradientDescent`; :func:`trajectory`;
+* model ingredients in :mod:`damjax.components`: :mod:`~damjax.components.interactions`,
+  :mod:`~damjax.components.lagrangians`, :mod:`~damjax.components.normalizers`,
+  :mod:`~damjax.components.feature_maps`, :mod:`~damjax.components.random_features`
+  (their old paths ``damjax.interactions``, ``damjax.normalizers``, ... still work, with a
+  ``DeprecationWarning``);
 * modules: :mod:`damjax.patterns`, :mod:`damjax.capacity`, :mod:`damjax.sweep`,
   :mod:`damjax.learning`, :mod:`damjax.states`, :mod:`damjax.datasets`,
-  :mod:`damjax.normalizers`, :mod:`damjax.spherical`, :mod:`damjax.lagrangians`,
-  :mod:`damjax.random_features`, :mod:`damjax.reproduce`.
+  :mod:`damjax.spherical`, :mod:`damjax.reproduce`.
+
+The package is layered (see ``damjax/_layers.py`` and CONTRIBUTING.md): a module imports only
+from its own layer or lower ones.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from . import _moved
 
+_moved.register()
+
+from . import components as components
 from . import capacity as capacity
 from . import datasets as datasets
-from . import lagrangians as lagrangians
 from . import learning as learning
-from . import normalizers as normalizers
 from . import patterns as patterns
-from . import random_features as random_features
 from . import reproduce as reproduce
 from . import spherical as spherical
 from . import states as states
 from . import sweep as sweep
 from .dynamics import ODE as ODE
+from .dynamics import RESULTS as RESULTS
 from .dynamics import AbstractRule as AbstractRule
 from .dynamics import Async as Async
 from .dynamics import Euler as Euler
@@ -37,16 +45,17 @@ from .dynamics import Retrieval as Retrieval
 from .dynamics import Sync as Sync
 from .dynamics import retrieve as retrieve
 from .dynamics import trajectory as trajectory
-from .feature_maps import AbstractFeatureMap as AbstractFeatureMap
-from .feature_maps import IdentityMap as IdentityMap
-from .feature_maps import LinearMap as LinearMap
-from .feature_maps import MLPMap as MLPMap
-from .feature_maps import NormalizedMap as NormalizedMap
-from .interactions import AbstractHomogeneous as AbstractHomogeneous
-from .interactions import AbstractInteraction as AbstractInteraction
-from .interactions import Exponential as Exponential
-from .interactions import Polynomial as Polynomial
-from .interactions import RectifiedPolynomial as RectifiedPolynomial
+from .components.feature_maps import AbstractFeatureMap as AbstractFeatureMap
+from .components.feature_maps import IdentityMap as IdentityMap
+from .components.feature_maps import LinearMap as LinearMap
+from .components.feature_maps import MLPMap as MLPMap
+from .components.feature_maps import NormalizedMap as NormalizedMap
+from .components.interactions import AbstractHomogeneous as AbstractHomogeneous
+from .components.interactions import AbstractInteraction as AbstractInteraction
+from .components.interactions import Exponential as Exponential
+from .components.interactions import Polynomial as Polynomial
+from .components.interactions import RectifiedPolynomial as RectifiedPolynomial
+from .models import AbstractAsyncKernel as AbstractAsyncKernel
 from .models import AbstractBinaryMemory as AbstractBinaryMemory
 from .models import AbstractContinuousMemory as AbstractContinuousMemory
 from .models import AbstractMemory as AbstractMemory
@@ -58,18 +67,17 @@ from .models import KernelizedHopfield as KernelizedHopfield
 from .models import LagrangianNetwork as LagrangianNetwork
 from .models import ModernHopfield as ModernHopfield
 from .models import RandomFeatureDAM as RandomFeatureDAM
-from .normalizers import AbstractNormalizer as AbstractNormalizer
-from .normalizers import Entmax as Entmax
-from .normalizers import Entmax15 as Entmax15
-from .normalizers import Softmax as Softmax
-from .normalizers import Sparsemax as Sparsemax
-from .random_features import AbstractRandomFeatures as AbstractRandomFeatures
-from .random_features import Cos as Cos
-from .random_features import Orthogonal as Orthogonal
-from .random_features import PositiveExp as PositiveExp
-from .random_features import SinCos as SinCos
+from .components.normalizers import AbstractNormalizer as AbstractNormalizer
+from .components.normalizers import Entmax as Entmax
+from .components.normalizers import Entmax15 as Entmax15
+from .components.normalizers import Softmax as Softmax
+from .components.normalizers import Sparsemax as Sparsemax
+from .components.random_features import AbstractRandomFeatures as AbstractRandomFeatures
+from .components.random_features import Cos as Cos
+from .components.random_features import Orthogonal as Orthogonal
+from .components.random_features import PositiveExp as PositiveExp
+from .components.random_features import SinCos as SinCos
 
-try:
-    __version__ = version("damjax")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+_moved.bind_parents()
+
+from ._version import __version__ as __version__

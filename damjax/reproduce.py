@@ -1,6 +1,6 @@
 """The reproduction framework behind ``damjax reproduce``.
 
-Each reproduction is one module in the top-level ``experiments`` package that defines::
+Each reproduction is one module in the ``experiments/`` folder of the repository that defines::
 
     REPRODUCTION = Reproduction(name="krotov2016-capacity", paper="Krotov & Hopfield 2016, ...",
                                 run=run)
@@ -27,21 +27,42 @@ says where its ``expected`` comes from (``source``):
 code file it comes from) and ``deviations`` lists every place the reproduction departs from it,
 each ``{"what": ..., "why": ...}``. A reproduction that misses the paper reports
 ``passed: false`` for that check; nothing is faked.
+
+Discovery (the library never imports a top-level package named ``experiments``): the modules of
+``experiments/`` are imported as the private package ``damjax._experiments``. An installed wheel
+carries them there (``pyproject.toml`` maps the folder into the wheel); from a checkout or an
+editable install they are loaded by path from the ``experiments/`` folder next to ``damjax/``.
+Other packages add reproductions through the entry-point group ``damjax.reproductions`` (each
+entry point names a :class:`Reproduction` or a module with ``REPRODUCTION``), or at run time with
+:func:`register`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
+import importlib.util
 import json
 import math
 import pkgutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Check", "Outcome", "Reproduction", "SOURCES", "available", "get", "run", "run_all"]
+__all__ = [
+    "Check",
+    "Outcome",
+    "Reproduction",
+    "SOURCES",
+    "available",
+    "get",
+    "register",
+    "run",
+    "run_all",
+]
 
 #: Where a check's ``expected`` value comes from (see the module docstring).
 SOURCES = ("paper", "theory", "ours")
@@ -136,17 +157,81 @@ class Reproduction:
     description: str = ""
 
 
-def _discover() -> dict[str, Reproduction]:
-    import experiments
+#: The package name under which the reproduction modules are imported.
+PACKAGE = "damjax._experiments"
+#: Entry-point group through which other distributions add reproductions.
+ENTRY_POINT_GROUP = "damjax.reproductions"
 
+_REGISTERED: dict[str, Reproduction] = {}
+
+
+def register(rep: Reproduction) -> Reproduction:
+    """Add a reproduction at run time (e.g. from a notebook or a plug-in); returns ``rep``.
+
+    **Raises:** ``TypeError`` if ``rep`` is not a :class:`Reproduction`.
+    """
+    if not isinstance(rep, Reproduction):
+        raise TypeError(f"`rep` must be a damjax.reproduce.Reproduction; got {rep!r}")
+    _REGISTERED[rep.name] = rep
+    return rep
+
+
+def _experiments_folder() -> Path:
+    """The ``experiments/`` folder of a checkout: next to the ``damjax/`` package directory."""
+    return Path(__file__).resolve().parent.parent / "experiments"
+
+
+def _experiments_package():
+    """The reproduction modules as the package :data:`PACKAGE`, or ``None`` when there are none
+    (an installed wheel has them inside damjax; a checkout has the ``experiments/`` folder)."""
+    if PACKAGE in sys.modules:
+        return sys.modules[PACKAGE]
+    if importlib.util.find_spec(PACKAGE) is not None:  # installed from a wheel
+        return importlib.import_module(PACKAGE)
+    folder = _experiments_folder()
+    init = folder / "__init__.py"
+    if not init.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, init, submodule_search_locations=[str(folder)]
+    )
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[PACKAGE]
+        raise
+    return mod
+
+
+def _from_entry_points() -> dict[str, Reproduction]:
     found = {}
-    for info in pkgutil.iter_modules(experiments.__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"experiments.{info.name}")
-        rep = getattr(mod, "REPRODUCTION", None)
-        if isinstance(rep, Reproduction):
-            found[rep.name] = rep
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        rep = obj if isinstance(obj, Reproduction) else getattr(obj, "REPRODUCTION", None)
+        if not isinstance(rep, Reproduction):
+            raise TypeError(
+                f"entry point {ep.name!r} of group {ENTRY_POINT_GROUP!r} must name a Reproduction "
+                f"or a module defining REPRODUCTION; got {obj!r}"
+            )
+        found[rep.name] = rep
+    return found
+
+
+def _discover() -> dict[str, Reproduction]:
+    found = {}
+    pkg = _experiments_package()
+    if pkg is not None:
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if info.name.startswith("_"):
+                continue
+            mod = importlib.import_module(f"{PACKAGE}.{info.name}")
+            rep = getattr(mod, "REPRODUCTION", None)
+            if isinstance(rep, Reproduction):
+                found[rep.name] = rep
+    found.update(_from_entry_points())
+    found.update(_REGISTERED)
     return dict(sorted(found.items()))
 
 

@@ -35,6 +35,7 @@ import optax
 
 from ._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
 from ._validation import check_positive_int
+from ._numerics import HI as _HI
 
 __all__ = [
     "TAMMES_SOURCE",
@@ -42,6 +43,7 @@ __all__ = [
     "min_angle",
     "min_separation",
     "separation_bounds",
+    "sphere_separation_bounds",
     "spherical_code",
     "spherical_codes",
     "tammes_table",
@@ -53,8 +55,6 @@ TAMMES_SOURCE = (
     "Hopfield Models', NeurIPS 2024, from the published Tammes-problem tables (N. J. A. Sloane, "
     "spherical packings, http://neilsloane.com/packings/)."
 )
-
-_HI = jax.lax.Precision.HIGHEST
 
 
 def _check_points(points, name: str = "points"):
@@ -112,13 +112,13 @@ def feature_separation(feature_map, patterns: Float[Array, "M d"]) -> Scalar:
     patterns = jnp.asarray(patterns)
     if patterns.ndim != 2:
         raise ValueError(f"`patterns` must be a 2-D array of shape (M, d); got {patterns.shape}")
-    from .models.kernelized import check_feature_map
+    from .components.feature_maps import check_feature_map
 
     check_feature_map(feature_map, patterns.shape[1], patterns.dtype)
     return min_separation(jax.vmap(feature_map)(patterns))
 
 
-def separation_bounds(m, d: int) -> tuple[np.ndarray, np.ndarray]:
+def sphere_separation_bounds(m, d: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Proposition 3.1 of Hu, Wu & Liu (2024): lower and upper bounds on the best possible
     :math:`\Delta_{\min}` of M points on :math:`S^{d-1}`.
 
@@ -143,6 +143,20 @@ def separation_bounds(m, d: int) -> tuple[np.ndarray, np.ndarray]:
     upper = 2.0 * np.exp((np.log(2 * math.sqrt(math.pi) / m) + log_upper_ratio) / (d - 1))
     lower = 0.5 * np.exp(2.0 * (np.log(math.sqrt(math.pi) / m) + log_lower_ratio) / (d - 1))
     return lower, upper
+
+
+def separation_bounds(m, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deprecated name of :func:`sphere_separation_bounds` (it collided with
+    :func:`damjax.patterns.separation_bounds`, the Hamming-distance bounds of K binary patterns)."""
+    import warnings
+
+    warnings.warn(
+        "damjax.spherical.separation_bounds(M, d) is now sphere_separation_bounds(M, d) "
+        "(damjax.patterns.separation_bounds(N, K) is a different quantity)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return sphere_separation_bounds(m, d)
 
 
 def tammes_table() -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from damjax import BinaryDAM, Exponential, Sync, sweep
+from damjax import BinaryDAM, Exponential, Sync, retrieve, sweep
 from damjax.capacity import demircigil_alpha
 from damjax.patterns import flip, random_binary
 from damjax.reproduce import Check, Outcome, Reproduction
@@ -40,7 +40,7 @@ def all_retrieved(config, key):
     rule = Sync()
 
     def one(c):
-        return rule.run(model, c, key=kx, max_steps=config["max_steps"], record_energy=False).states
+        return retrieve(model, c, rule=rule, max_steps=config["max_steps"]).states
 
     states = jax.lax.map(one, cues, batch_size=min(BLOCK, M))
     ok = jnp.all(states == X, axis=-1)

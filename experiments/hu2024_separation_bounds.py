@@ -14,7 +14,7 @@ from damjax.reproduce import Check, Outcome, Reproduction
 from damjax.spherical import (
     TAMMES_SOURCE,
     min_angle,
-    separation_bounds,
+    sphere_separation_bounds as separation_bounds,
     spherical_codes,
     tammes_table,
 )

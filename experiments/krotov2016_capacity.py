@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from damjax import Async, BinaryDAM, Polynomial, RectifiedPolynomial, Sync, sweep
+from damjax import Async, BinaryDAM, Polynomial, RectifiedPolynomial, Sync, retrieve, sweep
 from damjax.capacity import k_half, krotov_k_all_stable, krotov_k_half, krotov_kmax_no_errors
 from damjax.patterns import random_binary
 from damjax.reproduce import Check, Outcome, Reproduction
@@ -45,9 +45,8 @@ def random_starts(config, key):
     S = random_binary(ks, config["starts"], N)
     model = BinaryDAM(X, _F(config["F"], config["n"]))
     rule = Async(order="random")
-    res = jax.vmap(
-        lambda s, k: rule.run(model, s, key=k, max_steps=config["max_steps"], record_energy=False)
-    )(S, jax.random.split(kr, config["starts"]))
+    # retrieve splits kr into one key per start, as jax.random.split(kr, starts)
+    res = retrieve(model, S, rule=rule, max_steps=config["max_steps"], key=kr)
     top = jnp.max(jnp.abs(res.states @ X.T), axis=-1) / N  # in [0, 1]
     edges = jnp.linspace(0.0, 1.0, NBINS + 1)
     idx = jnp.clip(jnp.searchsorted(edges, top, side="right") - 1, 0, NBINS - 1)

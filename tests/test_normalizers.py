@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from jax.test_util import check_grads
 
 import damjax
-from damjax.normalizers import (
+from damjax.components.normalizers import (
     Entmax,
     Entmax15,
     Softmax,

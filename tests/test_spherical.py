@@ -15,6 +15,7 @@ from damjax.spherical import (
     min_angle,
     min_separation,
     separation_bounds,
+    sphere_separation_bounds,
     spherical_code,
     spherical_codes,
     tammes_table,
@@ -55,12 +56,12 @@ def test_feature_separation(getkey):
 
 def test_bounds_closed_forms_d3():
     m = np.arange(2, 200)
-    lo, up = separation_bounds(m, 3)
+    lo, up = sphere_separation_bounds(m, 3)
     # d = 3: Gamma(2)/Gamma(3/2) = 2/sqrt(pi), Gamma(2)/Gamma(5/2) = 4/(3 sqrt(pi))
     np.testing.assert_allclose(up, 4.0 / np.sqrt(m), rtol=1e-12)
     np.testing.assert_allclose(lo, 2.0 / (3.0 * m), rtol=1e-12)
     for d in (2, 5, 10, 64):
-        lo, up = separation_bounds(m, d)
+        lo, up = sphere_separation_bounds(m, d)
         assert np.all(lo < up) and np.all(np.diff(up) < 0) and np.all(np.diff(lo) < 0)
 
 
@@ -68,7 +69,7 @@ def test_bounds_bracket_tammes():
     ms, deg = tammes_table()
     assert ms[0] == 4 and ms[-1] == 130 and len(ms) == 63
     sep = 1.0 - np.cos(np.radians(deg))
-    lo, up = separation_bounds(ms, 3)
+    lo, up = sphere_separation_bounds(ms, 3)
     assert np.all(lo <= sep) and np.all(sep <= up)
     # best-known angles never increase with M
     assert np.all(np.diff(deg) <= 1e-9)
@@ -90,7 +91,7 @@ def test_generator_finds_known_optima():
         assert ref - 0.5 < got <= ref + 1e-3
     # generated codes in higher dimension stay between the bounds
     c = spherical_code(jax.random.key(1), 20, 5, steps=400, restarts=2)
-    lo, up = separation_bounds(20, 5)
+    lo, up = sphere_separation_bounds(20, 5)
     assert lo <= float(min_separation(c)) <= up
 
 
@@ -98,11 +99,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="M >= 2"):
         min_separation(jnp.ones((1, 3)))
     with pytest.raises(ValueError, match="M >= 2"):
-        separation_bounds(1, 3)
+        sphere_separation_bounds(1, 3)
     with pytest.raises(ValueError, match="M >= 2"):
         feature_separation(damjax.IdentityMap(3), jnp.ones((1, 3)))
     with pytest.raises(ValueError, match="d"):
-        separation_bounds(10, 1)
+        sphere_separation_bounds(10, 1)
     with pytest.raises(ValueError, match="zero"):
         min_separation(jnp.array([[1.0, 0.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match="2-D"):
@@ -119,3 +120,10 @@ def test_quick_reproduction(tmp_path):
     summary = run("hu2024-separation-bounds", tmp_path, quick=True)
     assert summary["passed"], summary["checks"]
     assert (tmp_path / "separation_bounds.png").exists()
+
+
+def test_old_separation_bounds_name_warns_and_agrees():
+    with pytest.warns(DeprecationWarning, match="sphere_separation_bounds"):
+        lo, up = separation_bounds(12, 3)
+    lo2, up2 = sphere_separation_bounds(12, 3)
+    assert lo == lo2 and up == up2

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from ..dynamics.continuous import Euler
-from ..interactions import RectifiedPolynomial
+from ..components.interactions import RectifiedPolynomial
 from ..models import LagrangianNetwork, ModernHopfield
 from ..patterns import random_binary
 from ._timing import median_time

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..dynamics import Async
-from ..interactions import Polynomial
+from ..dynamics import Async, retrieve
+from ..components.interactions import Polynomial
 from ..models import BinaryDAM
 from ..patterns import random_binary
 from ._timing import interleaved_times, median_ratio
@@ -57,10 +57,7 @@ def run(quick: bool = False) -> dict:
 
     @jax.jit
     def async_sweep(model, S):
-        key = jax.random.key(0)
-        return jax.vmap(
-            lambda s: rule.run(model, s, key=key, max_steps=1, record_energy=False).states
-        )(S)
+        return retrieve(model, S, rule=rule, max_steps=1).states
 
     naive = jax.jit(lambda X, S: naive_update(X, Polynomial(n), S))
     Xn, Sn = np.asarray(X), np.asarray(S)

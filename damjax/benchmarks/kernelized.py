@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 import optax
 
-from ..feature_maps import LinearMap
+from ..components.feature_maps import LinearMap
 from ..learning.uhop import train_feature_map
-from ..normalizers import entmax15, softmax, sparsemax
+from ..components.normalizers import entmax15, softmax, sparsemax
 from ._timing import median_time
 
 SUITE = "kernelized"

@@ -37,3 +37,5 @@ from ._theory import krotov_k_half as krotov_k_half
 from ._theory import krotov_kmax as krotov_kmax
 from ._theory import krotov_kmax_no_errors as krotov_kmax_no_errors
 from ._theory import krotov_omega as krotov_omega
+
+from . import _sweeps  # noqa: E402, F401  (registers the DAM sweep experiments)

@@ -13,8 +13,7 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray, Scalar
 from ..dynamics import AbstractRule, Retrieval, retrieve
-from ..models import BinaryDAM
-from ..models._base import AbstractMemory
+from ..models._base import AbstractMemory, AbstractPatternMemory
 
 
 def nearest_overlap(
@@ -25,21 +24,19 @@ def nearest_overlap(
     return jnp.max(m, axis=-1) / patterns.shape[-1]
 
 
-def _active(model: BinaryDAM) -> Bool[Array, " K"]:
-    if model.mask is None:
-        return jnp.ones((model.num_patterns,), bool)
-    return model.mask > 0
+def _active(model: AbstractPatternMemory) -> Bool[Array, " K"]:
+    return model.active_patterns
 
 
 def is_fixed_point(model: AbstractMemory, states: Float[Array, "*B N"]) -> Bool[Array, "*B"]:
-    """True where one synchronous update leaves the state unchanged."""
+    """True where one synchronous update leaves the state unchanged
+    (``model.is_fixed_point``, batched over the leading axes)."""
     states = jnp.asarray(states)
     flat = states.reshape(-1, states.shape[-1])
-    new = jax.vmap(model.update)(flat)
-    return jnp.all(new == flat, axis=-1).reshape(states.shape[:-1])
+    return jax.vmap(model.is_fixed_point)(flat).reshape(states.shape[:-1])
 
 
-def fixed_point_fraction(model: BinaryDAM) -> Scalar:
+def fixed_point_fraction(model: AbstractPatternMemory) -> Scalar:
     """Fraction of the stored (unmasked) patterns that are fixed points of the update rule."""
     fixed = is_fixed_point(model, model.patterns)
     active = _active(model)

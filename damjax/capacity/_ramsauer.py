@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, ArrayLike, Float, Scalar
+from .._numerics import HI as _HI
 
 __all__ = [
     "StorageConstants",
@@ -23,8 +24,6 @@ __all__ = [
     "separation",
     "storage_constants",
 ]
-
-_HI = jax.lax.Precision.HIGHEST
 
 
 def separation(patterns: Float[Array, "K d"]) -> Float[Array, " K"]:

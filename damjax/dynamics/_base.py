@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -12,6 +13,47 @@ from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from ..models._base import AbstractMemory
 
 
+class RESULTS:
+    """Why a retrieval stopped, per cue: the codes of :attr:`Retrieval.status` (like
+    ``diffrax.RESULTS``; plain integers so that they live in arrays under ``jit`` / ``vmap``).
+
+    * ``converged`` (0) — a fixed point (a steady state for continuous rules) was reached;
+    * ``max_steps_reached`` (1) — ``max_steps`` steps (sweeps, solver steps) ran out first;
+    * ``nonfinite_state`` (2) — the final state holds NaN or inf (never reported as converged);
+    * ``not_converged`` (3) — stopped for another reason without a fixed point (``ODE``: the
+      horizon ``t1`` was reached, or the solver failed).
+
+    ``RESULTS.name(status)`` gives the names of an array of codes.
+    """
+
+    converged = 0
+    max_steps_reached = 1
+    nonfinite_state = 2
+    not_converged = 3
+    names = ("converged", "max_steps_reached", "nonfinite_state", "not_converged")
+
+    @classmethod
+    def name(cls, status):
+        """The name(s) of status code(s): a string for a scalar, else a NumPy array of strings."""
+        import numpy as np
+
+        codes = np.asarray(status)
+        out = np.asarray(cls.names, dtype=object)[codes]
+        return str(out) if codes.ndim == 0 else out
+
+
+def _all_finite(tree) -> Bool[Array, ""]:
+    leaves = jax.tree.leaves(tree)
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def status_of(states, converged: Bool[Array, ""]) -> Int[Array, ""]:
+    """:class:`RESULTS` code of one run: ``nonfinite_state`` if any leaf of ``states`` is NaN or
+    inf, else ``converged`` / ``max_steps_reached``."""
+    code = jnp.where(converged, RESULTS.converged, RESULTS.max_steps_reached)
+    return jnp.where(_all_finite(states), code, RESULTS.nonfinite_state).astype(jnp.int32)
+
+
 class Retrieval(eqx.Module):
     """Result of :func:`retrieve`.
 
@@ -19,19 +61,31 @@ class Retrieval(eqx.Module):
 
     * ``states`` — final states, same shape as the cues.
     * ``steps`` — steps taken per cue (sweeps for ``Async``, updates for ``Sync``).
-    * ``converged`` — True where a fixed point was reached within ``max_steps``.
+    * ``converged`` — True where a fixed point was reached within ``max_steps`` (never for a
+      NaN / inf state).
     * ``energies`` — with ``record_energy=True``: energy before the first and after every step,
       shape (..., max_steps + 1), padded with NaN after convergence; otherwise ``None``.
+    * ``status`` — per cue, why the run stopped: a :class:`RESULTS` code (``converged``,
+      ``max_steps_reached``, ``nonfinite_state``, ``not_converged``). A rule that leaves it
+      ``None`` gets it filled by :func:`retrieve` from ``states`` and ``converged``.
     """
 
     states: Float[Array, "*B N"]
     steps: Int[Array, "*B"]
     converged: Bool[Array, "*B"]
     energies: Float[Array, "*B T"] | None = None
+    status: Int[Array, "*B"] | None = None
 
 
 class AbstractRule(eqx.Module):
-    """A dynamics rule: evolves ONE state of a model for at most ``max_steps`` steps."""
+    """A dynamics rule: evolves ONE state of a model for at most ``max_steps`` steps.
+
+    ``run`` is called by :func:`retrieve` (vmapped over cues, inside ``jit``) and must be
+    traceable: no value checks there (``check_model`` runs before tracing). Rules that accept
+    ``fixed_steps=True`` (exactly ``max_steps`` steps with ``lax.scan``, for reverse-mode
+    autodiff) say so with ``supports_fixed_steps``; :func:`retrieve` passes the keyword only when
+    asked for it, so a rule without the option needs no ``fixed_steps`` argument.
+    """
 
     @abc.abstractmethod
     def run(
@@ -45,6 +99,11 @@ class AbstractRule(eqx.Module):
     ) -> Retrieval:
         """Evolve one state; returns an unbatched :class:`Retrieval`."""
 
+    @property
+    def supports_fixed_steps(self) -> bool:
+        """Whether ``run`` accepts ``fixed_steps=True`` (see :func:`retrieve`)."""
+        return False
+
     def check_model(self, model: AbstractMemory) -> None:
         """Raise a clear error when this rule cannot run on ``model``."""
 
@@ -53,11 +112,61 @@ class AbstractRule(eqx.Module):
         return False
 
 
-def iterate_to_fixed_point(step, energy, state, *, max_steps: int, record_energy: bool, converged):
-    """Apply ``step`` until ``converged(old, new)`` or ``max_steps``; shared by all rules.
+#: rule name -> factory of a rule with its default settings (see :func:`register_rule`).
+_RULE_NAMES: dict[str, Callable[[], AbstractRule]] = {}
 
-    ``step(state, t) -> new_state``; ``energy(state) -> scalar``. Returns a :class:`Retrieval`.
-    Implemented with ``lax.while_loop``; the energy trace is a fixed-size buffer.
+
+def register_rule(name: str, factory: Callable[[], AbstractRule]) -> None:
+    """Make ``factory()`` available as the rule called ``name`` (config files, sweeps).
+
+    The built-in names are ``"sync"``, ``"onestep"``, ``"async"`` and ``"async-random"``.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string; got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"`factory` must be callable; got {factory!r}")
+    _RULE_NAMES[name] = factory
+
+
+def rule_names() -> tuple[str, ...]:
+    """The names accepted by :func:`rule_from_name`."""
+    return tuple(_RULE_NAMES)
+
+
+def rule_from_name(name: str) -> AbstractRule:
+    """The rule registered as ``name`` (e.g. ``"async-random"`` -> ``Async(order="random")``).
+
+    **Raises:** ``ValueError`` naming the registered rules for an unknown name.
+    """
+    if name not in _RULE_NAMES:
+        raise ValueError(f"`rule` must be one of {rule_names()}; got {name!r}")
+    return _RULE_NAMES[name]()
+
+
+def iterate_to_fixed_point(
+    step,
+    energy,
+    state,
+    *,
+    max_steps: int,
+    record_energy: bool,
+    converged,
+    fixed_steps: bool = False,
+    visible=None,
+):
+    """THE loop of damjax: apply ``step`` until ``converged(old, new)`` or ``max_steps``.
+
+    Every rule runs through it (``Sync``, ``OneStep``, ``Async`` with a sweep as its step,
+    ``Euler``, ``GradientDescent``). ``state`` may be any pytree (the carry of the rule, e.g.
+    ``(s, aux)`` for ``Async``); ``step(carry, t) -> carry``; ``energy(carry) -> scalar``;
+    ``converged(old, new) -> bool``. Returns a :class:`Retrieval` whose ``states`` is the final
+    carry and whose ``status`` is ``nonfinite_state`` when any leaf of ``visible(carry)``
+    (default: the whole carry) is NaN / inf; such a run never counts as converged.
+
+    ``fixed_steps=False``: ``lax.while_loop`` (stops at convergence; not reverse-differentiable).
+    ``fixed_steps=True``: ``lax.scan`` over exactly ``max_steps`` steps, the carry held fixed
+    once converged: the same states, steps, flags and energies, and differentiable with
+    ``jax.grad`` (it costs ``max_steps`` steps whatever the convergence).
     """
     dtype = jnp.result_type(float)
     trace0 = (
@@ -65,28 +174,58 @@ def iterate_to_fixed_point(step, energy, state, *, max_steps: int, record_energy
         if record_energy
         else None
     )
-
-    def cond(carry):
-        _, t, done, _ = carry
-        return (~done) & (t < max_steps)
-
-    def body(carry):
-        s, t, _, trace = carry
-        new = step(s, t)
-        done = converged(s, new)
-        if record_energy:
-            trace = trace.at[t + 1].set(energy(new))
-        return new, t + 1, done, trace
-
     init = (state, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace0)
-    s, t, done, trace = jax.lax.while_loop(cond, body, init)
-    return Retrieval(states=s, steps=t, converged=done, energies=trace)
+
+    if fixed_steps:
+
+        def scan_body(carry, _):
+            s, t, done, trace = carry
+            new = step(s, t)
+            now = converged(s, new)
+            if record_energy:
+                trace = trace.at[t + 1].set(jnp.where(done, trace[t + 1], energy(new)))
+            s = jax.tree.map(lambda a, b: jnp.where(done, a, b), s, new)
+            return (s, jnp.where(done, t, t + 1), done | now, trace), None
+
+        (s, t, done, trace), _ = jax.lax.scan(scan_body, init, None, length=max_steps)
+    else:
+
+        def cond(carry):
+            _, t, done, _ = carry
+            return (~done) & (t < max_steps)
+
+        def body(carry):
+            s, t, _, trace = carry
+            new = step(s, t)
+            done = converged(s, new)
+            if record_energy:
+                trace = trace.at[t + 1].set(energy(new))
+            return new, t + 1, done, trace
+
+        s, t, done, trace = jax.lax.while_loop(cond, body, init)
+    seen = s if visible is None else visible(s)
+    done = done & _all_finite(seen)
+    return Retrieval(
+        states=s, steps=t, converged=done, energies=trace, status=status_of(seen, done)
+    )
 
 
 @eqx.filter_jit
-def _retrieve_batched(model, cues, rule, keys, max_steps, record_energy):
+def _retrieve_batched(model, cues, rule, keys, max_steps, record_energy, fixed_steps):
+    extra = {"fixed_steps": True} if fixed_steps else {}
+
     def one(cue, key):
-        return rule.run(model, cue, key=key, max_steps=max_steps, record_energy=record_energy)
+        out = rule.run(
+            model, cue, key=key, max_steps=max_steps, record_energy=record_energy, **extra
+        )
+        if out.status is None:
+            out = eqx.tree_at(
+                lambda r: r.status,
+                out,
+                status_of(out.states, out.converged),
+                is_leaf=lambda x: x is None,
+            )
+        return out
 
     return jax.vmap(one)(cues, keys)
 
@@ -99,6 +238,7 @@ def retrieve(
     max_steps: int = 100,
     record_energy: bool = False,
     key: PRNGKeyArray | None = None,
+    fixed_steps: bool = False,
 ) -> Retrieval:
     """Run the dynamics ``rule`` of ``model`` from every cue (jitted, batched over cues).
 
@@ -110,12 +250,27 @@ def retrieve(
     * ``max_steps`` — maximum number of steps (sweeps for ``Async``).
     * ``record_energy`` — also return the energy after each step.
     * ``key`` — PRNG key, required by rules with randomness (``Async(order="random")``).
+    * ``fixed_steps`` — run exactly ``max_steps`` steps with ``lax.scan`` (a converged state is
+      held fixed, so every field equals the default's) instead of a ``lax.while_loop`` that
+      stops early: then ``jax.grad`` can differentiate through the retrieval (put it inside a
+      loss). Supported by ``Sync``, ``OneStep``, ``Async``, ``Euler`` and ``GradientDescent``
+      (identical results); for ``ODE`` it means integrating the whole horizon ``t1`` without the
+      early stop at a steady state (differentiable through diffrax's adjoint; the stopping time
+      of the early stop is not).
 
-    **Returns:** a :class:`Retrieval` with a leading batch axis matching ``cues``.
+    **Returns:** a :class:`Retrieval` with a leading batch axis matching ``cues``; ``status``
+    says per cue why the run stopped (:class:`RESULTS`).
 
-    Works under ``jax.vmap`` over models (e.g. ``eqx.filter_vmap``) and inside ``jax.jit``.
+    **Raises:** ``TypeError`` / ``ValueError`` for a wrong rule or model, a bad ``max_steps``,
+    cues of the wrong shape, a missing ``key``, or ``fixed_steps`` with a rule that lacks it;
+    value checks of the cues (NaN, +-1 entries) run only when the cues are concrete.
+
+    Validation happens here, at the boundary, on what is known before tracing (types, shapes,
+    concrete values); traced models and cues pass through, so ``retrieve`` works inside
+    ``jax.jit``, ``jax.vmap`` over models and cues (e.g. ``eqx.filter_vmap``), ``lax.map`` and
+    sweep experiments, with the same results as a direct call.
     """
-    from .binary import Sync
+    from .sync import Sync
 
     rule = Sync() if rule is None else rule
     if not isinstance(rule, AbstractRule):
@@ -124,6 +279,10 @@ def retrieve(
         raise TypeError(f"`model` must be a damjax memory model; got {type(model).__name__}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"`max_steps` must be an integer >= 1; got {max_steps!r}")
+    if fixed_steps and not rule.supports_fixed_steps:
+        raise ValueError(
+            f"`fixed_steps=True` is not supported by rule {type(rule).__name__} (see retrieve)"
+        )
     rule.check_model(model)
     cues = jnp.asarray(cues)
     model.check_state(cues, "cues")
@@ -136,7 +295,7 @@ def retrieve(
             raise ValueError(f"`key` is required by rule {rule!r} (random update order)")
         key = jax.random.key(0)
     keys = jax.random.split(key, batch.shape[0])
-    out = _retrieve_batched(model, batch, rule, keys, max_steps, record_energy)
+    out = _retrieve_batched(model, batch, rule, keys, max_steps, record_energy, bool(fixed_steps))
     if single:
         out = jax.tree.map(lambda x: x[0], out)
     return out

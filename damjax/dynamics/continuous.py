@@ -11,6 +11,7 @@ A run stops at a steady state, :math:`\max|dy/dt| \le` ``tol`` :math:`\cdot\max(
 
 from __future__ import annotations
 
+import abc
 import math
 
 import diffrax
@@ -20,9 +21,9 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float
 from ..models._continuous import AbstractContinuousMemory
-from ._base import AbstractRule, Retrieval, iterate_to_fixed_point
+from ._base import RESULTS, AbstractRule, Retrieval, iterate_to_fixed_point
 
-__all__ = ["Euler", "ODE", "Trajectory", "trajectory"]
+__all__ = ["AbstractContinuousRule", "Euler", "ODE", "Trajectory", "trajectory"]
 
 
 def _max_abs(tree):
@@ -45,7 +46,24 @@ def _check_positive(value, name):
         raise ValueError(f"`{name}` must be a finite number > 0; got {value}")
 
 
-class _AbstractContinuousRule(AbstractRule):
+class AbstractContinuousRule(AbstractRule):
+    """A continuous-time rule: besides ``run`` (to a steady state, for :func:`retrieve`) it can
+    save whole trajectories (:func:`trajectory`) through ``save_times`` and ``integrate``."""
+
+    #: default horizon of :func:`trajectory` (``None``: ``t1`` must be given).
+    @property
+    def default_t1(self) -> float | None:
+        return None
+
+    @abc.abstractmethod
+    def save_times(self, t1: float) -> Float[Array, " T"]:
+        """The times at which :func:`trajectory` saves the state over [0, t1]."""
+
+    @abc.abstractmethod
+    def integrate(self, model, y0, ts, *, t1: float, max_steps: int):
+        """Integrate one ODE state ``y0`` over [0, t1]; returns ``(ys, ok)``: the state at every
+        time of ``ts`` (leading axis T) and False where the integrator failed."""
+
     def check_model(self, model):
         if not isinstance(model, AbstractContinuousMemory):
             raise TypeError(
@@ -54,7 +72,7 @@ class _AbstractContinuousRule(AbstractRule):
             )
 
 
-class Euler(_AbstractContinuousRule):
+class Euler(AbstractContinuousRule):
     r"""Explicit Euler steps :math:`y \leftarrow y + dt\, F(y)` of the model's flow.
 
     **Arguments:**
@@ -74,7 +92,11 @@ class Euler(_AbstractContinuousRule):
         _check_positive(self.dt, "dt")
         _check_positive(self.tol, "tol")
 
-    def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False) -> Retrieval:
         dt, tol = self.dt, self.tol
 
         def step(y, t):
@@ -91,16 +113,34 @@ class Euler(_AbstractContinuousRule):
             max_steps=max_steps,
             record_energy=record_energy,
             converged=converged,
+            fixed_steps=fixed_steps,
         )
         return Retrieval(
             states=model.ode_visible(out.states),
             steps=out.steps,
             converged=out.converged,
             energies=out.energies,
+            status=out.status,
         )
 
+    def save_times(self, t1):
+        """Every step: ``dt * [0, 1, ..., ceil(t1 / dt)]``."""
+        n = max(1, math.ceil(t1 / self.dt - 1e-9))
+        return self.dt * jnp.arange(n + 1)
 
-class ODE(_AbstractContinuousRule):
+    def integrate(self, model, y0, ts, *, t1, max_steps):
+        dt = self.dt
+
+        def body(y, _):
+            new = jax.tree.map(lambda a, b: a + dt * b, y, model.ode_field(y))
+            return new, new
+
+        _, ys = jax.lax.scan(body, y0, None, length=ts.shape[0] - 1)
+        ys = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
+        return ys, jnp.asarray(True)
+
+
+class ODE(AbstractContinuousRule):
     r"""The model's flow integrated with a diffrax solver and adaptive steps (PID controller).
 
     **Arguments:**
@@ -116,6 +156,10 @@ class ODE(_AbstractContinuousRule):
 
     ``max_steps`` of :func:`damjax.retrieve` is the solver's step budget; ``steps`` reports the
     accepted steps. ``converged`` is True when the steady state was reached without solver error.
+    With ``retrieve(..., fixed_steps=True)`` the flow is integrated over the whole horizon
+    [0, t1] without the early stop, so that ``jax.grad`` differentiates the state at t1 (through
+    diffrax's adjoint); the result then differs from the early-stopped one by at most what the
+    flow moves after reaching the steady state.
     """
 
     t1: float = 100.0
@@ -135,13 +179,27 @@ class ODE(_AbstractContinuousRule):
         if isinstance(self.saves, bool) or not isinstance(self.saves, int) or self.saves < 2:
             raise ValueError(f"`saves` must be an integer >= 2; got {self.saves!r}")
 
-    def _solve(self, model, y0, *, saveat, max_steps, event):
+    @property
+    def default_t1(self) -> float:
+        return self.t1
+
+    def save_times(self, t1):
+        """``saves`` equally spaced times in [0, t1]."""
+        return jnp.linspace(0.0, t1, self.saves)
+
+    def integrate(self, model, y0, ts, *, t1, max_steps):
+        sol = self._solve(
+            model, y0, t1=t1, saveat=diffrax.SaveAt(ts=ts), max_steps=max_steps, event=None
+        )
+        return sol.ys, sol.result == diffrax.RESULTS.successful
+
+    def _solve(self, model, y0, *, saveat, max_steps, event, t1=None):
         term = diffrax.ODETerm(lambda t, y, args: model.ode_field(y))
         return diffrax.diffeqsolve(
             term,
             self.solver,
             t0=0.0,
-            t1=self.t1,
+            t1=self.t1 if t1 is None else t1,
             dt0=None,
             y0=y0,
             saveat=saveat,
@@ -151,7 +209,11 @@ class ODE(_AbstractContinuousRule):
             throw=False,
         )
 
-    def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True  # fixed_steps: the whole horizon [0, t1], no early-stop event
+
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False) -> Retrieval:
         tol = self.tol
         y0 = model.ode_init(state)
 
@@ -167,7 +229,9 @@ class ODE(_AbstractContinuousRule):
             y0,
             saveat=diffrax.SaveAt(subs=subs),
             max_steps=max_steps,
-            event=diffrax.Event(steady),
+            # with fixed_steps, no early stop: the solution at t1 is differentiable through
+            # diffrax's adjoint (the stopping time of an event is not)
+            event=None if fixed_steps else diffrax.Event(steady),
         )
         y1 = jax.tree.map(lambda x: x[-1], sol.ys[0])
         ok = (
@@ -175,6 +239,19 @@ class ODE(_AbstractContinuousRule):
             | (sol.result == diffrax.RESULTS.event_occurred)
         ) & _all_finite(y1)
         converged = ok & (_max_abs(model.ode_field(y1)) <= tol * _scale(y1))
+        status = jnp.where(
+            converged,
+            RESULTS.converged,
+            jnp.where(
+                ~_all_finite(y1),
+                RESULTS.nonfinite_state,
+                jnp.where(
+                    sol.result == diffrax.RESULTS.max_steps_reached,
+                    RESULTS.max_steps_reached,
+                    RESULTS.not_converged,
+                ),
+            ),
+        ).astype(jnp.int32)
         energies = None
         if record_energy:
             e = sol.ys[1]
@@ -184,6 +261,7 @@ class ODE(_AbstractContinuousRule):
             steps=jnp.asarray(sol.stats["num_accepted_steps"], jnp.int32),
             converged=converged,
             energies=energies,
+            status=status,
         )
 
 
@@ -203,37 +281,12 @@ class Trajectory(eqx.Module):
 
 
 @eqx.filter_jit
-def _trajectory_batched(model, y0s, rule, t1, saves, max_steps):
-    if isinstance(rule, Euler):
-        n = max(1, math.ceil(t1 / rule.dt - 1e-9))
-        ts = rule.dt * jnp.arange(n + 1)
-
-        def one(y0):
-            def body(y, _):
-                new = jax.tree.map(lambda a, b: a + rule.dt * b, y, model.ode_field(y))
-                return new, new
-
-            _, ys = jax.lax.scan(body, y0, None, length=n)
-            return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
-
-        ys = jax.vmap(one)(y0s)
-        ok_extra = None
-    else:
-        ts = jnp.linspace(0.0, t1, saves)
-        rule_t = eqx.tree_at(lambda r: r.t1, rule, t1)
-
-        def one(y0):
-            sol = rule_t._solve(
-                model, y0, saveat=diffrax.SaveAt(ts=ts), max_steps=max_steps, event=None
-            )
-            return sol.ys, sol.result == diffrax.RESULTS.successful
-
-        ys, ok_extra = jax.vmap(one)(y0s)
+def _trajectory_batched(model, y0s, rule, t1, max_steps):
+    ts = rule.save_times(t1)
+    ys, ok = jax.vmap(lambda y0: rule.integrate(model, y0, ts, t1=t1, max_steps=max_steps))(y0s)
     energies = jax.vmap(jax.vmap(model.ode_energy))(ys)
     states = jax.vmap(jax.vmap(model.ode_visible))(ys)
-    ok = jnp.all(jnp.isfinite(energies), axis=-1)
-    if ok_extra is not None:
-        ok = ok & ok_extra
+    ok = jnp.all(jnp.isfinite(energies), axis=-1) & ok
     return Trajectory(ts=ts, states=states, ys=ys, energies=energies, ok=ok)
 
 
@@ -241,7 +294,7 @@ def trajectory(
     model: AbstractContinuousMemory,
     cues: Float[Array, "*B N"] | None = None,
     *,
-    rule: Euler | ODE,
+    rule: AbstractContinuousRule,
     t1: float | None = None,
     init=None,
     max_steps: int = 100_000,
@@ -264,13 +317,16 @@ def trajectory(
     **Raises:** ``TypeError`` / ``ValueError`` for a non-continuous model, a wrong rule, bad shapes
     or NaN cues.
     """
-    if not isinstance(rule, (Euler, ODE)):
-        raise TypeError(f"`rule` must be damjax.Euler(dt) or damjax.ODE(); got {rule!r}")
+    if not isinstance(rule, AbstractContinuousRule):
+        raise TypeError(
+            f"`rule` must be a continuous rule such as damjax.Euler(dt) or damjax.ODE(); "
+            f"got {rule!r}"
+        )
     rule.check_model(model)
     if t1 is None:
-        if isinstance(rule, Euler):
-            raise ValueError("`t1` is required with rule=Euler(dt)")
-        t1 = rule.t1
+        if rule.default_t1 is None:
+            raise ValueError(f"`t1` is required with rule={type(rule).__name__}(...)")
+        t1 = rule.default_t1
     _check_positive(float(t1), "t1")
     if (cues is None) == (init is None):
         raise ValueError("give exactly one of `cues` (visible states) or `init` (ODE states)")
@@ -297,5 +353,4 @@ def trajectory(
                 "`init` does not match the model's ODE state: expected shapes "
                 f"{[x.shape for x in jax.tree.leaves(probe)]}; got {[x.shape for x in leaves]}"
             )
-    saves = rule.saves if isinstance(rule, ODE) else 0
-    return _trajectory_batched(model, y0s, rule, float(t1), saves, max_steps)
+    return _trajectory_batched(model, y0s, rule, float(t1), max_steps)

@@ -66,7 +66,11 @@ class GradientDescent(AbstractRule):
                 f"got {jnp.shape(self.clamp)}"
             )
 
-    def run(self, model, state, *, key, max_steps, record_energy):
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
         if not jnp.issubdtype(state.dtype, jnp.floating):
             state = state.astype(jnp.result_type(float))
         grad = jax.grad(model.energy)
@@ -88,4 +92,5 @@ class GradientDescent(AbstractRule):
             max_steps=max_steps,
             record_energy=record_energy,
             converged=converged,
+            fixed_steps=fixed_steps,
         )

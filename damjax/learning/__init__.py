@@ -5,10 +5,10 @@ from .analysis import contribution_spread as contribution_spread
 from .analysis import memory_grid as memory_grid
 from .analysis import plot_memories as plot_memories
 from .analysis import single_class_share as single_class_share
-from .classifier import DAMClassifier as DAMClassifier
-from .classifier import accuracy as accuracy
-from .classifier import classifier_loss as classifier_loss
-from .classifier import init_classifier as init_classifier
+from ..models.classifier import DAMClassifier as DAMClassifier
+from .training import accuracy as accuracy
+from .training import classifier_loss as classifier_loss
+from .training import init_classifier as init_classifier
 from .training import KrotovHopfieldRecipe as KrotovHopfieldRecipe
 from .training import TrainHistory as TrainHistory
 from .training import clip_weights as clip_weights

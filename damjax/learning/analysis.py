@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float
-from .classifier import DAMClassifier
+from ..models.classifier import DAMClassifier
 
 __all__ = [
     "memory_grid",

@@ -27,11 +27,11 @@ import optax
 
 from .._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
 from .._validation import check_positive_int
-from ..models.kernelized import KernelizedHopfield, check_feature_map
+from ..components.feature_maps import check_feature_map
+from ..models.kernelized import KernelizedHopfield
+from .._numerics import HI as _HI
 
 __all__ = ["feature_separation_loss", "separation_loss", "train_feature_map", "uhop_plus"]
-
-_HI = jax.lax.Precision.HIGHEST
 
 
 def _check_tau(tau):

@@ -1,20 +1,24 @@
 """The interface between memory models and dynamics rules.
 
 Every model is an ``eqx.Module`` with a pure scalar ``energy(state)`` and ``update(state)``, one
-synchronous step of its own update rule. Binary models additionally implement the incremental
-interface used by asynchronous dynamics (``async_init`` / ``async_step``), which keeps an auxiliary
-vector (e.g. the overlaps) up to date so that one neuron update costs O(K), never O(N K).
-Rules check for these declared abstract classes, not for concrete models.
+synchronous step of its own update rule, and the fixed-point test ``is_fixed_point(state)``.
+Binary models (:class:`AbstractBinaryMemory`) also declare their ``field`` / ``scaled_field`` and
+offer asynchronous dynamics through ONE method, ``async_kernel()``: an
+:class:`AbstractAsyncKernel` keeps an auxiliary vector (e.g. the overlaps) up to date so that one
+neuron update costs O(K), never O(N K), and owns that vector's invariant (its exact refresh and
+its cadence). Rules and analysis code check for these declared abstract classes, never for
+concrete models.
 """
 
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Int, Scalar
+from .._custom_types import Array, Bool, Float, Int, Scalar
 from .._validation import check_state_width
 
 
@@ -38,6 +42,12 @@ class AbstractMemory(eqx.Module):
         """Raise a clear error when ``state`` does not fit this model (called before tracing)."""
         check_state_width(state, self.dim, name)
 
+    def is_fixed_point(self, state: Float[Array, " N"]) -> Bool[Array, ""]:
+        """True when one synchronous step leaves ``state`` exactly unchanged (the one fixed-point
+        test of damjax: :func:`damjax.capacity.is_fixed_point` and
+        :func:`damjax.states.is_stable` are this method, batched)."""
+        return jnp.all(self.update(state) == state)
+
 
 class AbstractPatternMemory(AbstractMemory):
     """A memory that stores its memories as the rows of a (K, dim) array ``patterns``."""
@@ -53,43 +63,74 @@ class AbstractPatternMemory(AbstractMemory):
         """K, the number of stored patterns (rows of ``patterns``)."""
         return self.patterns.shape[0]
 
+    @property
+    def active_patterns(self) -> Bool[Array, " K"]:
+        """Which rows of ``patterns`` are stored memories (all of them unless a model masks some,
+        e.g. :class:`damjax.BinaryDAM` with ``mask``); capacity measurements count only these."""
+        return jnp.ones((self.patterns.shape[0],), bool)
+
 
 class AbstractBinaryMemory(AbstractMemory):
     """A memory over states in {-1, +1}^N with an O(K)-per-neuron asynchronous update.
 
-    ``aux`` is model-defined (overlaps for a DAM, the local fields for a Hebbian network).
+    Declares the field of the update, ``h_i = E(s with s_i = -1) - E(s with s_i = +1)`` (its
+    sign is the update; ties keep), which analysis code (:mod:`damjax.states`) uses without
+    knowing the model. ``aux`` is model-defined (overlaps for a DAM, the local fields for a
+    Hebbian network).
     """
 
-    def async_prepare(self) -> AbstractBinaryMemory:
-        """Called once per retrieval, before any ``async_step``: a model may return a copy of
-        itself with operands laid out for single-neuron access (e.g. pattern columns made
-        contiguous). The default returns the model unchanged."""
-        return self
+    @abc.abstractmethod
+    def field(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
+        """The exact energy differences ``h_i`` in true units (may overflow at large degree)."""
+
+    def scaled_field(self, state: Float[Array, " N"]) -> tuple[Float[Array, " N"], Scalar]:
+        """``(h * exp(-L), L)``: the field divided by a positive scale, finite where ``field``
+        overflows. The default uses ``field`` with ``L = 0``."""
+        h = self.field(state)
+        return h, jnp.zeros((), dtype=jnp.result_type(h))
 
     @abc.abstractmethod
-    def async_init(self, state: Float[Array, " N"]) -> Array:
-        """Auxiliary quantities for incremental single-neuron updates."""
+    def async_kernel(self) -> AbstractAsyncKernel:
+        """The model's kernel for asynchronous dynamics (:class:`AbstractAsyncKernel`): the one
+        object that owns the incremental single-neuron update, its auxiliary state and how often
+        that state is recomputed exactly. Called once per retrieval."""
+
+    def check_state(self, state, name: str = "cues"):
+        super().check_state(state, name)
+
+
+class AbstractAsyncKernel(eqx.Module):
+    """Incremental single-neuron updates of a binary model, for :class:`damjax.Async`.
+
+    ``aux`` is kernel-defined (overlaps for a DAM, the local fields for a Hebbian network) and is
+    the kernel's alone: the rule only passes it along. One sweep visits every neuron once; the
+    rule calls ``refresh`` before each block of ``refresh_every`` neurons.
+    """
+
+    #: neurons between two exact recomputations (``refresh``) of what ``step`` tracks
+    #: approximately; a kernel without approximations keeps any value.
+    refresh_every: eqx.AbstractClassVar[int]
 
     @abc.abstractmethod
-    def async_step(
-        self, s_i: Float[Array, ""], aux: Array, i: Int[Array, ""]
-    ) -> tuple[Float[Array, ""], Array]:
+    def init(self, state: Float[Array, " N"]) -> Any:
+        """The auxiliary quantities for ``state``."""
+
+    @abc.abstractmethod
+    def step(
+        self, s_i: Float[Array, ""], aux: Any, i: Int[Array, ""]
+    ) -> tuple[Float[Array, ""], Any]:
         """Update neuron ``i``, whose current value is ``s_i``, given ``aux``; returns
         ``(new value of neuron i, aux after the update)``. Everything else the update needs about
         the state must live in ``aux`` (the dynamics own the state array: writing it while the
         step reads it made XLA copy the whole batch of states at every neuron)."""
 
-    def async_refresh(self, state: Float[Array, " N"], aux: Array) -> Array:
-        """Recompute whatever ``async_step`` only tracks approximately (called every
-        ``Async.refresh_every`` neurons). The default keeps ``aux`` as it is."""
+    def refresh(self, state: Float[Array, " N"], aux: Any) -> Any:
+        """Recompute exactly whatever ``step`` only tracks approximately. Default: unchanged."""
         return aux
 
     @abc.abstractmethod
-    def aux_energy(self, aux: Array, state: Float[Array, " N"]) -> Scalar:
-        """Energy from the auxiliary quantities (cheap, for energy traces)."""
-
-    def check_state(self, state, name: str = "cues"):
-        super().check_state(state, name)
+    def energy(self, aux: Any, state: Float[Array, " N"]) -> Scalar:
+        """The model's energy from the auxiliary quantities (cheap, for energy traces)."""
 
 
 def sign_keep_ties(field, state, tol=0.0):

@@ -25,17 +25,21 @@ float32 matmul uses reduced-precision (bf16/tf32) passes, so it is computed with
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Int, Scalar, is_concrete
+from .._custom_types import Array, Bool, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
-from ..interactions import AbstractInteraction, unscale
-from ._base import AbstractBinaryMemory, AbstractPatternMemory, sign_keep_ties
-
-_HI = jax.lax.Precision.HIGHEST
+from ..components.interactions import AbstractInteraction, unscale
+from ._base import (
+    AbstractAsyncKernel,
+    AbstractBinaryMemory,
+    AbstractPatternMemory,
+    sign_keep_ties,
+)
+from .._numerics import HI as _HI
 
 
 def _sum_last(x):
@@ -66,10 +70,6 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     patterns: Float[Array, "K N"]
     F: AbstractInteraction
     mask: Float[Array, " K"] | None
-    # (N, K) copy of the patterns with each neuron's column contiguous; set by ``async_prepare``
-    # for the duration of an asynchronous retrieval (a strided column read per neuron and cue
-    # made the sweep ~3x slower on CPU).
-    _columns: Float[Array, "N K"] | None
 
     def __init__(self, patterns, F: AbstractInteraction, *, mask=None):
         if not isinstance(F, AbstractInteraction):
@@ -87,7 +87,13 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
             if is_concrete(mask) and not bool(jnp.any(mask > 0)):
                 raise ValueError("`mask` must keep at least one pattern (K >= 1); all are zero")
         self.mask = mask
-        self._columns = None
+
+    @property
+    def active_patterns(self) -> Bool[Array, " K"]:
+        """The patterns with a positive ``mask`` weight (all without a mask)."""
+        if self.mask is None:
+            return jnp.ones((self.patterns.shape[0],), bool)
+        return self.mask > 0
 
     def overlaps(self, state: Float[Array, "*B N"]) -> Float[Array, "*B K"]:
         """``m = Xi s`` (exact for +-1 entries in any matmul precision)."""
@@ -163,46 +169,55 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
         return sign_keep_ties(h, state, self._tie_level(self._tie_magnitude(g0, g1)))
 
-    # --- asynchronous interface: aux = (overlaps m, log-scale L, log tie magnitude T), O(K) ----
+    def async_kernel(self) -> _BinaryDAMKernel:
+        """O(K)-per-neuron asynchronous updates (:class:`_BinaryDAMKernel`)."""
+        return _BinaryDAMKernel(self, jnp.transpose(self.patterns))
 
-    def async_prepare(self):
-        columns = jnp.transpose(self.patterns)
-        return eqx.tree_at(lambda d: d._columns, self, columns, is_leaf=lambda x: x is None)
 
-    def async_init(self, state):
-        return self.async_refresh(state, (self.overlaps(state), None, None))
+class _BinaryDAMKernel(AbstractAsyncKernel):
+    """Asynchronous kernel of :class:`BinaryDAM`: ``aux = (m, L, T)``, the overlaps, a valid
+    log-scale for them and the log of the tie magnitude ``sum_mu (|g1| + |g0|)`` in true units at
+    the last refresh; O(K) per neuron.
 
-    def async_step(self, s_i, aux, i: Int[Array, ""]):
-        # aux = (m, L, T): overlaps, a valid log-scale for m, and the log of the tie magnitude
-        # sum_mu (|g1| + |g0|) in true units at the last refresh. One pass over the K overlaps
-        # gives h_i = sum_mu (g1 xi_mu,i + s_i g0); a second updates m after a flip. No O(N K)
-        # work. Unless F has a constant scale for this dimension (small degrees), L is bumped by
-        # one flip's worth (each overlap moves by at most 2) instead of recomputed, and
-        # ``async_refresh`` recomputes it every few neurons, with T. At a fixed point nothing
-        # moves, so the tie level is the one ``update`` uses (up to rounding) and the two rules
-        # agree on what a fixed point is.
+    Each neuron reads its pattern column from ``columns``, an (N, K) copy of the patterns with
+    each neuron's column contiguous (a strided column read per neuron and cue made the sweep ~3x
+    slower on CPU).
+    """
+
+    model: BinaryDAM
+    columns: Float[Array, "N K"]
+    refresh_every: ClassVar[int] = 16
+
+    def init(self, state):
+        return self.refresh(state, (self.model.overlaps(state), None, None))
+
+    def step(self, s_i, aux, i: Int[Array, ""]):
+        # One pass over the K overlaps gives h_i = sum_mu (g1 xi_mu,i + s_i g0); a second updates
+        # m after a flip. No O(N K) work. Unless F has a constant scale for this dimension (small
+        # degrees), L is bumped by one flip's worth (each overlap moves by at most 2) instead of
+        # recomputed, and ``refresh`` recomputes it every ``refresh_every`` neurons, with T. At a
+        # fixed point nothing moves, so the tie level is the one ``update`` uses (up to rounding)
+        # and the two rules agree on what a fixed point is.
+        dam = self.model
         m, ls, log_tie = aux
-        g0, g1, _ = self._field_terms(m, ls)
-        if self._columns is None:
-            col = jax.lax.dynamic_index_in_dim(self.patterns, i, axis=1, keepdims=False)
-        else:
-            col = jax.lax.dynamic_index_in_dim(self._columns, i, axis=0, keepdims=False)
+        g0, g1, _ = dam._field_terms(m, ls)
+        col = jax.lax.dynamic_index_in_dim(self.columns, i, axis=0, keepdims=False)
         terms = g1 * col + s_i * g0
         h_i = _sum_last(terms)
-        new = sign_keep_ties(h_i, s_i, self._tie_level(jnp.exp(log_tie - ls)))
+        new = sign_keep_ties(h_i, s_i, dam._tie_level(jnp.exp(log_tie - ls)))
         flipped = new != s_i
         m = m + jnp.where(flipped, 2.0 * new, 0.0) * col
-        if self._static_log_scale is None:
-            ls = jnp.where(flipped, self.F.log_scale_after_flip(ls), ls)
+        if dam._static_log_scale is None:
+            ls = jnp.where(flipped, dam.F.log_scale_after_flip(ls), ls)
         return new, (m, ls, log_tie)
 
-    def async_refresh(self, state, aux):
+    def refresh(self, state, aux):
+        dam = self.model
         m = aux[0]
-        ls = self._dynamics_log_scale(m)
-        g0, g1, _ = self._field_terms(m, ls)
-        return m, ls, jnp.log(self._tie_magnitude(g0, g1, halves=True)) + ls
+        ls = dam._dynamics_log_scale(m)
+        g0, g1, _ = dam._field_terms(m, ls)
+        return m, ls, jnp.log(dam._tie_magnitude(g0, g1, halves=True)) + ls
 
-    def aux_energy(self, aux, state=None) -> Scalar:
-        m = aux[0] if isinstance(aux, tuple) else aux
-        e, ls = self._scaled_energy_from_overlaps(m)
+    def energy(self, aux, state):
+        e, ls = self.model._scaled_energy_from_overlaps(aux[0])
         return unscale(e, ls)

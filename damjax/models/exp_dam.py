@@ -24,8 +24,7 @@ from .._custom_types import Array, Float, Scalar
 from .._validation import check_positive_scalar, check_real_matrix, check_state_width
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
-
-_HI = jax.lax.Precision.HIGHEST
+from .._numerics import HI as _HI
 
 
 class ExpDAM(AbstractContinuousMemory, AbstractPatternMemory):

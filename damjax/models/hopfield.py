@@ -20,6 +20,8 @@ one column of ``W`` after each flip).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -27,9 +29,8 @@ import numpy as np
 
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
-from ._base import AbstractBinaryMemory, sign_keep_ties
-
-_HI = jax.lax.Precision.HIGHEST
+from ._base import AbstractAsyncKernel, AbstractBinaryMemory, sign_keep_ties
+from .._numerics import HI as _HI
 
 
 class HopfieldNetwork(AbstractBinaryMemory):
@@ -123,16 +124,30 @@ class HopfieldNetwork(AbstractBinaryMemory):
         """Synchronous update: every neuron to the sign of its local field (ties keep)."""
         return sign_keep_ties(self._raw_field(state), state)
 
-    # --- asynchronous interface: aux = local fields (W s) / scale, O(N) per neuron ------------
+    def async_kernel(self) -> _HopfieldKernel:
+        """O(N)-per-neuron asynchronous updates (:class:`_HopfieldKernel`)."""
+        return _HopfieldKernel(self)
 
-    def async_init(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
-        return self._raw_field(state)
 
-    def async_step(self, s_i, aux: Float[Array, " N"], i: Int[Array, ""]):
+class _HopfieldKernel(AbstractAsyncKernel):
+    """Asynchronous kernel of :class:`HopfieldNetwork`: ``aux`` = the local fields ``W s`` /
+    scale, exact (integer couplings), updated with one row of ``W`` after each flip; nothing to
+    refresh."""
+
+    model: HopfieldNetwork
+    refresh_every: ClassVar[int] = 1 << 30
+
+    def init(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
+        return self.model._raw_field(state)
+
+    def step(self, s_i, aux: Float[Array, " N"], i: Int[Array, ""]):
         h_i = aux[i]
         new = jnp.where(h_i > 0, 1.0, jnp.where(h_i < 0, -1.0, s_i)).astype(s_i.dtype)
         flipped = new != s_i
         # h = s @ W, so flipping s_i moves h by row i of W (contiguous; W is symmetric anyway)
-        row = jax.lax.dynamic_index_in_dim(self.couplings, i, axis=0, keepdims=False)
+        row = jax.lax.dynamic_index_in_dim(self.model.couplings, i, axis=0, keepdims=False)
         aux = aux + jnp.where(flipped, 2.0 * new, 0.0) * row
         return new, aux
+
+    def energy(self, aux, state):
+        return self.model.aux_energy(aux, state)

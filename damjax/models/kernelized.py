@@ -27,39 +27,11 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar
 from .._validation import check_positive_scalar
-from ..feature_maps import AbstractFeatureMap
-from ..normalizers import AbstractNormalizer, get_normalizer
+from ..components.feature_maps import AbstractFeatureMap, check_feature_map
+from ..components.normalizers import AbstractNormalizer, get_normalizer
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
-
-_HI = jax.lax.Precision.HIGHEST
-
-
-def check_feature_map(feature_map, d: int, dtype=jnp.float32) -> int:
-    """Check that ``feature_map`` maps a (d,) vector to a 1-D vector; returns D_Phi.
-
-    **Raises:** ``TypeError`` if it is not callable; ``ValueError`` if its input width is not d or
-    its output is not a 1-D array.
-    """
-    if not callable(feature_map):
-        raise TypeError(
-            f"`feature_map` must be callable (e.g. damjax.LinearMap); got {feature_map!r}"
-        )
-    if isinstance(feature_map, AbstractFeatureMap) and feature_map.in_dim != d:
-        raise ValueError(
-            f"`feature_map` expects inputs of width {feature_map.in_dim}, but the patterns have "
-            f"width d = {d}"
-        )
-    out = jax.eval_shape(feature_map, jax.ShapeDtypeStruct((d,), dtype))
-    shape = getattr(out, "shape", None)
-    if shape is None or len(shape) != 1:
-        raise ValueError(
-            "`feature_map` must map one (d,) vector to a 1-D feature vector of shape (D_Phi,); "
-            f"got output shape {shape} (rank {None if shape is None else len(shape)})"
-        )
-    if shape[0] < 1:
-        raise ValueError("`feature_map` must produce at least one feature (D_Phi >= 1)")
-    return int(shape[0])
+from .._numerics import HI as _HI
 
 
 class KernelizedHopfield(AbstractContinuousMemory, AbstractPatternMemory):
@@ -100,7 +72,7 @@ class KernelizedHopfield(AbstractContinuousMemory, AbstractPatternMemory):
         if not jnp.issubdtype(patterns.dtype, jnp.floating):
             patterns = patterns.astype(jnp.result_type(float))
         if feature_map is None:
-            from ..feature_maps import IdentityMap
+            from ..components.feature_maps import IdentityMap
 
             feature_map = IdentityMap(patterns.shape[1])
         check_feature_map(feature_map, patterns.shape[1], patterns.dtype)

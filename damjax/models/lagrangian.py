@@ -38,8 +38,8 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar, is_concrete
 from .._validation import check_positive_scalar, check_real_matrix
-from ..interactions import RectifiedPolynomial
-from ..lagrangians import (
+from ..components.interactions import RectifiedPolynomial
+from ..components.lagrangians import (
     AbsoluteValue,
     AbstractLagrangian,
     LogSumExp,
@@ -49,8 +49,7 @@ from ..lagrangians import (
     as_lagrangian,
 )
 from ._continuous import AbstractContinuousMemory
-
-_HI = jax.lax.Precision.HIGHEST
+from .._numerics import HI as _HI
 
 
 class LagrangianNetwork(AbstractContinuousMemory):

@@ -64,12 +64,13 @@ def _check_model(model):
 
 @eqx.filter_jit
 def _fixed(model, states: Float[Array, "B N"]) -> Bool[Array, " B"]:
-    return jnp.all(jax.vmap(model.update)(states) == states, axis=-1)
+    return jax.vmap(model.is_fixed_point)(states)
 
 
 def is_stable(model: AbstractBinaryMemory, states: Float[Array, "*B N"]) -> Bool[Array, "*B"]:
     """True where ``state`` is a fixed point of ``model.update`` (every neuron agrees with its
-    field; ties keep).
+    field; ties keep): :meth:`damjax.AbstractMemory.is_fixed_point` batched, the same test as
+    :func:`damjax.capacity.is_fixed_point`, with the states validated for a binary model.
 
     **Raises:** ``TypeError`` for a non-binary model; ``ValueError`` for a state of the wrong width.
     """

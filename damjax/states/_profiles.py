@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, is_concrete
-from ..models import BinaryDAM, HopfieldNetwork
+from ..models import AbstractBinaryMemory
 
 
 @eqx.filter_jit
@@ -47,7 +47,7 @@ def _profiles(model, states, scaled: bool):
 
 
 def unit_energies(
-    model: HopfieldNetwork | BinaryDAM,
+    model: AbstractBinaryMemory,
     states: Float[Array, "*B N"],
     *,
     scaled: bool = False,
@@ -57,7 +57,9 @@ def unit_energies(
 
     **Arguments:**
 
-    * ``model`` — :class:`damjax.HopfieldNetwork` or :class:`damjax.BinaryDAM`.
+    * ``model`` — any binary model (:class:`damjax.AbstractBinaryMemory`, e.g.
+      :class:`damjax.HopfieldNetwork` or :class:`damjax.BinaryDAM`): its declared ``field`` /
+      ``scaled_field``.
     * ``states`` — (N,) or (B, N) states in {-1,+1}.
     * ``scaled`` — divide each state's profile by a positive scale (``model.scaled_field``):
       overflow-free for high-degree DAMs (no effect for the Hopfield network).
@@ -66,10 +68,10 @@ def unit_energies(
 
     **Raises:** ``TypeError`` for other models, ``ValueError`` for states of the wrong width.
     """
-    if not isinstance(model, (HopfieldNetwork, BinaryDAM)):
+    if not isinstance(model, AbstractBinaryMemory):
         raise TypeError(
-            "`model` must be a damjax.HopfieldNetwork or damjax.BinaryDAM (a model with an exact "
-            f"field); got {type(model).__name__}"
+            "`model` must be a binary memory (damjax.AbstractBinaryMemory, e.g. "
+            f"damjax.HopfieldNetwork or damjax.BinaryDAM); got {type(model).__name__}"
         )
     states = jnp.asarray(states)
     model.check_state(states, "states")

@@ -3,8 +3,9 @@ r"""Capacity sweeps at scale: grids, batched + sharded execution, a Parquet resu
 * :class:`Grid` — named axes (N, K, n, beta, rho, ... and any experiment parameter), their
   product (join grids with ``+``), replicated over ``seeds``.
 * :class:`Experiment` / :func:`experiment` — a per-point function ``(config, key) -> {name:
-  scalar}`` with its parameter schema; built-ins ``"retrieval"``, ``"fixed_points"``,
-  ``"capacity"`` (see :func:`registered_experiments`).
+  scalar}`` with its parameter schema. The engine is generic (it knows no model); the DAM
+  experiments ``"retrieval"``, ``"fixed_points"``, ``"capacity"`` are registered by
+  :mod:`damjax.capacity` when damjax is imported (see :func:`registered_experiments`).
 * :func:`run` — batch rows with equal static values into one compiled vmapped call, shard the
   batch over the local devices (``jax.sharding``), split job arrays (``shard="i/n"``), stream
   rows to a Parquet store atomically, skip finished rows, recompute corrupt files.
@@ -24,6 +25,7 @@ from ._engine import run as run
 from ._experiment import Experiment as Experiment
 from ._experiment import experiment as experiment
 from ._experiment import get_experiment as get_experiment
+from ._experiment import register_axis_check as register_axis_check
 from ._experiment import registered_experiments as registered_experiments
 from ._grid import Grid as Grid
 from ._grid import expand_range as expand_range

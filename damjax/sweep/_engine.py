@@ -160,7 +160,7 @@ def _build(exp: Experiment, static_cfg: dict, dyn_names: tuple, common_keys: boo
 
 
 def _versions() -> dict:
-    from .. import __version__
+    from .._version import __version__
 
     return {"damjax_version": __version__, "jax_version": jax.__version__}
 
@@ -213,6 +213,55 @@ def run(
     (before any work), a bad ``shard`` or ``batch_size``.
     """
     t_start = time.perf_counter()
+    plan = _plan(grid, experiment, out, shard=shard, batch_size=batch_size, devices=devices)
+    writer = _Writer(plan.root, plan.tag, flush_seconds=flush_seconds, flush_rows=flush_rows)
+    traces0 = _TRACES[0]
+    try:
+        computed = _execute(plan, writer, progress=progress)
+    finally:
+        writer.flush()
+    return SweepResult(
+        out=plan.root,
+        experiment=plan.exp.name,
+        points=len(plan.configs),
+        rows_total=plan.rows_total,
+        rows_computed=computed,
+        rows_skipped=plan.skipped,
+        compilations=_TRACES[0] - traces0,
+        wall_time_s=time.perf_counter() - t_start,
+        corrupt_files=plan.corrupt,
+        files_written=writer.files,
+        _tables=writer.tables,
+        _ids=frozenset(plan.ids),
+        _seeds=tuple(plan.grid.seeds),
+    )
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What a run will do, decided before any work: the resolved points of this shard / process,
+    the rows still to compute grouped by static values, and where they go."""
+
+    exp: Experiment
+    grid: Grid
+    configs: list[dict]
+    ids: list[str]
+    groups: dict[tuple, list[tuple[int, int]]]
+    statics: dict[tuple, tuple[dict, tuple]]
+    rows_total: int
+    skipped: int
+    root: Path | None
+    corrupt: list[Path]
+    batch_size: int
+    devices: list
+    mesh: Any
+    meta: dict
+    tag: str
+
+
+def _plan(grid, experiment, out, *, shard, batch_size, devices) -> _Plan:
+    """Validate the arguments, resolve every point (before any work), read the store's finished
+    rows and group the rest by static values."""
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a damjax.sweep.Grid; got {type(grid).__name__}")
     exp = get_experiment(experiment)
@@ -275,9 +324,6 @@ def run(
                 skipped += 1
                 continue
             groups.setdefault(sig, []).append((p, s))
-    del done
-    todo = rows_total - skipped
-
     meta = {
         **_versions(),
         "device_kind": devices[0].device_kind,
@@ -285,43 +331,78 @@ def run(
         "shard": f"{si}/{sn}",
         "process_index": pidx,
     }
-    tag = f"s{si}of{sn}-p{pidx}"
-    traces0 = _TRACES[0]
-    files: list[Path] = []
-    tables: list[pa.Table] = []
-    buffer: list[pa.Table] = []
-    buffered = 0
-    last_flush = time.perf_counter()
+    return _Plan(
+        exp=exp,
+        grid=grid,
+        configs=configs,
+        ids=ids,
+        groups=groups,
+        statics=statics,
+        rows_total=rows_total,
+        skipped=skipped,
+        root=root,
+        corrupt=corrupt,
+        batch_size=batch_size,
+        devices=devices,
+        mesh=mesh,
+        meta=meta,
+        tag=f"s{si}of{sn}-p{pidx}",
+    )
 
-    def flush():
-        nonlocal buffer, buffered, last_flush
-        if buffer:
-            table = pa.concat_tables(buffer, promote_options="default")
-            if root is None:
-                tables.append(table)
+
+class _Writer:
+    """Buffers row tables and writes a part file at least every ``flush_seconds`` /
+    ``flush_rows`` (or keeps the tables in memory when there is no store)."""
+
+    def __init__(self, root, tag, *, flush_seconds, flush_rows):
+        self.root, self.tag = root, tag
+        self.flush_seconds, self.flush_rows = flush_seconds, flush_rows
+        self.files: list[Path] = []
+        self.tables: list[pa.Table] = []
+        self.buffer: list[pa.Table] = []
+        self.buffered = 0
+        self.last_flush = time.perf_counter()
+
+    def add(self, table: pa.Table, now: float) -> None:
+        self.buffer.append(table)
+        self.buffered += table.num_rows
+        if self.buffered >= self.flush_rows or now - self.last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            table = pa.concat_tables(self.buffer, promote_options="default")
+            if self.root is None:
+                self.tables.append(table)
             else:
-                files.append(write_part(root, table, tag))
-        buffer, buffered, last_flush = [], 0, time.perf_counter()
+                self.files.append(write_part(self.root, table, self.tag))
+        self.buffer, self.buffered, self.last_flush = [], 0, time.perf_counter()
 
+
+def _execute(plan: _Plan, writer: _Writer, *, progress: bool) -> int:
+    """Compute the planned rows group by group (one compiled function per group, the next chunk
+    dispatched before the previous one is fetched) and hand them to ``writer``; returns the
+    number of rows computed."""
     from tqdm.auto import tqdm
 
+    exp, configs, ids, ndev = plan.exp, plan.configs, plan.ids, len(plan.devices)
     bar = tqdm(
-        total=todo,
+        total=plan.rows_total - plan.skipped,
         unit="row",
-        desc=f"sweep {exp.name} ({len(configs)} pts x {len(grid.seeds)} seeds)",
+        desc=f"sweep {exp.name} ({len(configs)} pts x {len(plan.grid.seeds)} seeds)",
         disable=not progress,
         dynamic_ncols=True,
     )
     computed = 0
     try:
-        for sig, items in groups.items():
-            st, dyn_names = statics[sig]
+        for sig, items in plan.groups.items():
+            st, dyn_names = plan.statics[sig]
             n_items = len(items)
-            cs = _round_up(min(batch_size, n_items), ndev)
-            ck = (id(exp), exp.fn, sig, cs, tuple(devices), grid.common_keys)
+            cs = _round_up(min(plan.batch_size, n_items), ndev)
+            ck = (id(exp), exp.fn, sig, cs, tuple(plan.devices), plan.grid.common_keys)
             fn = _CACHE.get(ck)
             if fn is None:
-                fn = _CACHE[ck] = _build(exp, st, dyn_names, grid.common_keys, mesh)
+                fn = _CACHE[ck] = _build(exp, st, dyn_names, plan.grid.common_keys, plan.mesh)
             pending = None
             t_prev = time.perf_counter()
             for c0 in [*range(0, n_items, cs), None]:
@@ -345,33 +426,16 @@ def run(
                     res = jax.device_get(res)
                     now = time.perf_counter()
                     mp = len(chunk_p)
-                    buffer.append(_rows(exp, configs, ids, chunk_p, res, meta, (now - t_prev) / mp))
+                    rows = _rows(exp, configs, ids, chunk_p, res, plan.meta, (now - t_prev) / mp)
                     t_prev = now
-                    buffered += mp
                     computed += mp
                     bar.update(mp)
-                    if buffered >= flush_rows or now - last_flush >= flush_seconds:
-                        flush()
+                    writer.add(rows, now)
                 pending = launched
-            flush()
+            writer.flush()
     finally:
-        flush()
         bar.close()
-    return SweepResult(
-        out=root,
-        experiment=exp.name,
-        points=len(configs),
-        rows_total=rows_total,
-        rows_computed=computed,
-        rows_skipped=skipped,
-        compilations=_TRACES[0] - traces0,
-        wall_time_s=time.perf_counter() - t_start,
-        corrupt_files=corrupt,
-        files_written=files,
-        _tables=tables,
-        _ids=frozenset(ids),
-        _seeds=tuple(grid.seeds),
-    )
+    return computed
 
 
 def _rows(exp, configs, ids, chunk, res, meta, wall_per_row) -> pa.Table:

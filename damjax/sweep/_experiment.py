@@ -15,23 +15,45 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Experiment", "experiment", "get_experiment", "registered_experiments"]
+__all__ = [
+    "Experiment",
+    "experiment",
+    "get_experiment",
+    "register_axis_check",
+    "registered_experiments",
+]
 
 _REGISTRY: dict[str, Experiment] = {}
 
 _TYPES = (bool, int, float, str)
 
 
-def _check_common(name: str, value: Any, where: str) -> None:
-    """Checks shared by every experiment for the conventional axis names."""
-    if name == "N" and isinstance(value, int) and not isinstance(value, bool) and value < 2:
-        raise ValueError(f"{where}: `N` (number of neurons) must be >= 2; got {value}")
-    if name == "K" and isinstance(value, int) and not isinstance(value, bool) and value < 1:
-        raise ValueError(f"{where}: `K` (number of memories) must be >= 1; got {value}")
-    if name == "rho" and isinstance(value, (int, float)) and not 0.0 <= value <= 1.0:
-        raise ValueError(
-            f"{where}: `rho` (fraction of flipped bits) must lie in [0, 1]; got {value}"
-        )
+#: axis name -> checks ``check(value) -> None`` raising ``ValueError`` (see
+#: :func:`register_axis_check`); the engine itself knows no axis names.
+_AXIS_CHECKS: dict[str, list[Callable[[Any], None]]] = {}
+
+
+def register_axis_check(name: str, check: Callable[[Any], None]) -> None:
+    """Validate every value of the parameter ``name`` of every experiment with ``check``.
+
+    For conventions shared by a family of experiments: :mod:`damjax.capacity` registers the
+    checks of ``N`` (neurons >= 2), ``K`` (memories >= 1) and ``rho`` (a fraction in [0, 1]).
+    ``check(value)`` raises ``ValueError`` with a message naming the parameter; the engine adds
+    which grid point it was.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string; got {name!r}")
+    if not callable(check):
+        raise TypeError(f"`check` must be callable; got {check!r}")
+    _AXIS_CHECKS.setdefault(name, []).append(check)
+
+
+def _check_axes(name: str, value: Any, where: str) -> None:
+    for check in _AXIS_CHECKS.get(name, ()):
+        try:
+            check(value)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -99,7 +121,8 @@ class Experiment:
         """Full config of a grid point: defaults filled in, types checked and normalised.
 
         **Raises:** ``ValueError`` naming the field for unknown axes, missing required
-        parameters, wrong types or out-of-range N / K / rho, or the experiment's own checks.
+        parameters, wrong types, values refused by a registered axis check
+        (:func:`register_axis_check`), or the experiment's own checks.
         """
         config: dict[str, Any] = {}
         if self.params is not None:
@@ -131,7 +154,7 @@ class Experiment:
                 )
             if isinstance(v, float) and not math.isfinite(v):
                 raise ValueError(f"{where}: `{k}` must be finite; got {v}")
-            _check_common(k, v, where)
+            _check_axes(k, v, where)
             config[k] = v
         if self.validate is not None:
             try:
@@ -178,9 +201,8 @@ def experiment(
 
 
 def registered_experiments() -> dict[str, Experiment]:
-    """The built-in and registered experiments, by name."""
-    from . import _builtin  # noqa: F401  (registers the built-ins)
-
+    """The registered experiments, by name (importing :mod:`damjax` registers the DAM
+    experiments of :mod:`damjax.capacity`)."""
     return dict(sorted(_REGISTRY.items()))
 
 

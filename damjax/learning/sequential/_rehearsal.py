@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from ..._custom_types import Array, Float, Int
-from ..classifier import DAMClassifier
+from ...models.classifier import DAMClassifier
 from ._strategies import AbstractStrategy
 from ._tasks import _choose
 

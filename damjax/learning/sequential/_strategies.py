@@ -11,7 +11,8 @@ import jax
 import jax.numpy as jnp
 
 from ..._custom_types import Array, Float, Scalar
-from ..classifier import DAMClassifier, classifier_loss
+from ...models.classifier import DAMClassifier
+from ..training import classifier_loss
 from ._tasks import Task
 
 __all__ = [

@@ -13,8 +13,8 @@ import optax
 
 from ..._custom_types import PRNGKeyArray
 from ..._validation import check_positive_int
-from ..classifier import DAMClassifier, _check_data, accuracy, check_loss_power
-from ..training import minibatch_indices
+from ...models.classifier import DAMClassifier, check_loss_power
+from ..training import _check_data, accuracy, minibatch_indices
 from ._strategies import AbstractStrategy, LossContext
 from ._tasks import Task
 

@@ -24,8 +24,10 @@ tanh is :math:`\mathrm{sign}(d)\exp(n\log(s/T) + \log|d|)`, capped at 40 in magn
 is 1 to far below float64 resolution). Nothing overflows for any n, T or image size; predictions use
 ``d`` directly (the per-sample factor does not change the argmax).
 
-The training recipe lives in :mod:`damjax.learning.training` and the analysis / picture helpers
-in :mod:`damjax.learning.analysis`; their names are re-exported here.
+This module holds the model; its initialisation, loss, accuracy and training recipe live in
+:mod:`damjax.learning.training` and the analysis / picture helpers in
+:mod:`damjax.learning.analysis` (all re-exported by :mod:`damjax.learning`, which also re-exports
+:class:`DAMClassifier`).
 """
 
 from __future__ import annotations
@@ -37,22 +39,15 @@ import numpy as np
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
 from .._validation import check_positive_int
-from ..datasets import Dataset, check_labels
-from ..interactions import (
+from ..components.interactions import (
     AbstractHomogeneous,
     RectifiedPolynomial,
     log_domain_product,
     unscale,
 )
-from ..models._base import AbstractMemory, sign_keep_ties
+from ._base import AbstractMemory, sign_keep_ties
 
-__all__ = [
-    "DAMClassifier",
-    "init_classifier",
-    "classifier_loss",
-    "accuracy",
-    "check_loss_power",
-]
+__all__ = ["DAMClassifier", "check_loss_power"]
 
 _LOGIT_CAP = 40.0  # |argument of tanh| above which tanh is 1 in float64 (1 - 1e-35)
 
@@ -214,106 +209,3 @@ def _unscale(d, log_s, n, temperature):
     """``d * (s/T)^n`` in the log domain, capped at +-_LOGIT_CAP (rows: samples)."""
     log_mag = n * (log_s - jnp.log(jnp.asarray(temperature, d.dtype)))[:, None]
     return log_domain_product(d, log_mag, _LOGIT_CAP)  # (B, C)
-
-
-def init_classifier(
-    key: PRNGKeyArray,
-    *,
-    n_memories: int,
-    n_pixels: int,
-    n_classes: int,
-    n: int = 3,
-    interaction: AbstractHomogeneous | None = None,
-    mean: float = -0.3,
-    std: float = 0.3,
-    dtype=jnp.float32,
-) -> DAMClassifier:
-    r"""A classifier with memories drawn from :math:`\mathcal N(\text{mean}, \text{std}^2)` (the
-    paper: mean -0.3, std 0.3), clipped to [-1, 1].
-
-    **Arguments:** ``key``; ``n_memories`` K; ``n_pixels`` P; ``n_classes`` C; ``n`` the degree of
-    the default ``RectifiedPolynomial(n)`` (ignored when ``interaction`` is given).
-    """
-    K = check_positive_int(n_memories, "n_memories")
-    P = check_positive_int(n_pixels, "n_pixels")
-    C = check_positive_int(n_classes, "n_classes")
-    F = RectifiedPolynomial(n) if interaction is None else interaction
-    xi = mean + std * jax.random.normal(key, (K, P + C), dtype)
-    return DAMClassifier(jnp.clip(xi, -1.0, 1.0), C, F)
-
-
-def _targets(labels, n_classes, dtype):
-    return 2.0 * jax.nn.one_hot(labels, n_classes, dtype=dtype) - 1.0
-
-
-def classifier_loss(
-    model: DAMClassifier,
-    images: Float[Array, "B P"],
-    labels: Int[Array, " B"],
-    *,
-    temperature,
-    m: int,
-    weights: Float[Array, " B"] | None = None,
-) -> Scalar:
-    r"""Krotov-Hopfield loss :math:`\sum_A w_A \sum_\alpha (c_\alpha(x_A) - t_{A\alpha})^{2m}`.
-
-    **Arguments:** ``model``; ``images`` (B, P) in [-1, 1]; ``labels`` (B,) integers in
-    ``0 .. C-1``; ``temperature`` T > 0 (``beta = 1/T^n``); ``m`` integer >= 1; optional
-    per-sample ``weights`` (default 1).
-
-    **Raises:** ``ValueError`` for images of the wrong width, labels out of range (when concrete) or
-    ``m < 1``.
-    """
-    m = check_loss_power(m)
-    model.check_images(images)
-    check_labels(labels, model.n_classes)
-    return _loss_and_votes(model, images, labels, temperature, m, weights)[0]
-
-
-def _loss_and_votes(model, images, labels, temperature, m, weights=None):
-    """The loss and the scaled votes ``d`` (whose argmax is the prediction), one forward pass."""
-    d, log_s = model.scaled_logits(images)
-    c = jnp.tanh(_unscale(d, log_s, model.degree, temperature))
-    t = _targets(labels, model.n_classes, c.dtype)
-    per = jnp.sum((c - t) ** (2 * m), axis=-1)
-    if weights is not None:
-        per = per * weights
-    return jnp.sum(per), d
-
-
-def accuracy(model: DAMClassifier, data_or_images, labels=None, *, batch_size: int = 2048) -> float:
-    """Share of correctly classified images (``accuracy(model, dataset)`` or
-    ``accuracy(model, images, labels)``), evaluated in batches."""
-    if isinstance(data_or_images, Dataset):
-        images, labels = data_or_images.images, data_or_images.labels
-    else:
-        if labels is None:
-            raise TypeError("`labels` are required when `accuracy` is given images, not a Dataset")
-        images, labels = jnp.asarray(data_or_images), jnp.asarray(labels)
-    model.check_images(images)
-    check_labels(labels, model.n_classes)
-    correct = 0
-    pred = _predict_jit
-    for i in range(0, images.shape[0], batch_size):
-        correct += int(
-            jnp.sum(pred(model, images[i : i + batch_size]) == labels[i : i + batch_size])
-        )
-    return correct / max(int(images.shape[0]), 1)
-
-
-@eqx.filter_jit
-def _predict_jit(model, images):
-    return model.predict(images)
-
-
-def _check_data(model: DAMClassifier, data: Dataset, name: str):
-    if not isinstance(data, Dataset):
-        raise TypeError(f"`{name}` must be a damjax.datasets.Dataset; got {type(data).__name__}")
-    if data.n_pixels != model.n_pixels:
-        raise ValueError(
-            f"`{name}` images have {data.n_pixels} pixels but the model expects {model.n_pixels}"
-        )
-    if data.n_classes != model.n_classes:
-        raise ValueError(
-            f"`{name}` has {data.n_classes} classes but the model has {model.n_classes}"
-        )

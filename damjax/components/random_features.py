@@ -37,11 +37,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._custom_types import Array, Float, Int, PRNGKeyArray
+from .._custom_types import Array, Float, Int, PRNGKeyArray
+from .._numerics import HI as _HI
 
 __all__ = ["AbstractRandomFeatures", "SinCos", "Cos", "PositiveExp", "Orthogonal"]
-
-_HI = jax.lax.Precision.HIGHEST
 
 
 class AbstractRandomFeatures(eqx.Module):

@@ -40,7 +40,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._custom_types import Array, Float
+from .._custom_types import Array, Float
 
 __all__ = [
     "AbstractNormalizer",

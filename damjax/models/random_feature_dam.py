@@ -34,7 +34,7 @@ import numpy as np
 
 from .._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
 from .._validation import check_positive_int, check_positive_scalar, check_state_width
-from ..random_features import AbstractRandomFeatures, SinCos
+from ..components.random_features import AbstractRandomFeatures, SinCos
 from ._continuous import AbstractContinuousMemory
 
 _PATTERN_BLOCK = 256

@@ -1,9 +1,10 @@
-"""Built-in experiments, usable by name from Python and TOML (``experiment = "retrieval"``).
+"""The DAM experiments of the sweep engine, registered on import of :mod:`damjax.capacity` and
+usable by name from Python and TOML (``experiment = "retrieval"``).
 
 Shared parameters: ``N`` (neurons), ``K`` (memories), ``F`` ("poly" = x^n, "rect" = rectified
-x^n, "exp" = exp(beta x)), ``n`` (degree), ``beta`` (exponential F only), ``rule`` ("sync",
-"async", "async-random", "onestep"), ``max_steps``. Memories are i.i.d. uniform +-1 drawn from the
-row's key.
+x^n, "exp" = exp(beta x)), ``n`` (degree), ``beta`` (exponential F only), ``rule`` (a name of
+:func:`damjax.dynamics.rule_names`: "sync", "async", "async-random", "onestep"),
+``max_steps``. Memories are i.i.d. uniform +-1 drawn from the row's key.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..capacity import Retrieves, Stable, capacity_search, fixed_point_fraction, retrieval_stats
-from ..dynamics import Async, OneStep, Sync
-from ..interactions import Exponential, Polynomial, RectifiedPolynomial
+from ..components.interactions import Exponential, Polynomial, RectifiedPolynomial
+from ..dynamics import rule_from_name, rule_names
 from ..models import BinaryDAM
 from ..patterns import flip, random_binary
-from ._experiment import experiment
+from ..sweep import experiment, register_axis_check
+from ._measure import fixed_point_fraction, retrieval_stats
+from ._search import Retrieves, Stable, capacity_search
 
 __all__ = ["make_interaction", "make_rule"]
 
 _F_NAMES = ("poly", "rect", "exp")
-_RULES = ("sync", "async", "async-random", "onestep")
 
 
 def make_interaction(name: str, n: int, beta=1.0):
@@ -36,16 +37,8 @@ def make_interaction(name: str, n: int, beta=1.0):
 
 
 def make_rule(name: str):
-    """Dynamics rule from its config name (``sync``, ``async``, ``async-random``, ``onestep``)."""
-    rules = {
-        "sync": Sync(),
-        "async": Async(),
-        "async-random": Async(order="random"),
-        "onestep": OneStep(),
-    }
-    if name not in rules:
-        raise ValueError(f"`rule` must be one of {_RULES}; got {name!r}")
-    return rules[name]
+    """Dynamics rule from its registered name (:func:`damjax.dynamics.rule_names`)."""
+    return rule_from_name(name)
 
 
 def _check_model_params(cfg):
@@ -53,8 +46,8 @@ def _check_model_params(cfg):
         raise ValueError(f"`F` must be one of {_F_NAMES}; got {cfg['F']!r}")
     if cfg["n"] < 1:
         raise ValueError(f"`n` (degree) must be >= 1; got {cfg['n']}")
-    if "rule" in cfg and cfg["rule"] not in _RULES:
-        raise ValueError(f"`rule` must be one of {_RULES}; got {cfg['rule']!r}")
+    if "rule" in cfg and cfg["rule"] not in rule_names():
+        raise ValueError(f"`rule` must be one of {rule_names()}; got {cfg['rule']!r}")
     if "max_steps" in cfg and cfg["max_steps"] < 1:
         raise ValueError(f"`max_steps` must be >= 1; got {cfg['max_steps']}")
 
@@ -66,6 +59,23 @@ def _check_retrieval(cfg):
     if cfg["method"] not in ("exact", "bernoulli"):
         raise ValueError(f"`method` must be 'exact' or 'bernoulli'; got {cfg['method']!r}")
 
+
+def _int_at_least(name, what, low):
+    def check(value):
+        if isinstance(value, int) and not isinstance(value, bool) and value < low:
+            raise ValueError(f"`{name}` ({what}) must be >= {low}; got {value}")
+
+    return check
+
+
+def _check_rho(value):
+    if isinstance(value, (int, float)) and not 0.0 <= value <= 1.0:
+        raise ValueError(f"`rho` (fraction of flipped bits) must lie in [0, 1]; got {value}")
+
+
+register_axis_check("N", _int_at_least("N", "number of neurons", 2))
+register_axis_check("K", _int_at_least("K", "number of memories", 1))
+register_axis_check("rho", _check_rho)
 
 _MODEL = {"N": None, "K": None, "F": "poly", "n": 3, "beta": 1.0}
 _TYPES = {"N": int, "K": int}

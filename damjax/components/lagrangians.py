@@ -37,8 +37,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._custom_types import Array, Float, Scalar, is_concrete
-from ._validation import check_finite_scalar, check_positive_scalar
+from .._custom_types import Array, Float, Scalar, is_concrete
+from .._validation import check_finite_scalar, check_positive_scalar
 from .interactions import AbstractInteraction
 
 __all__ = [

@@ -15,8 +15,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._custom_types import Array, Float, PRNGKeyArray
-from ._validation import check_positive_int
+from .._custom_types import Array, Float, PRNGKeyArray
+from .._validation import check_positive_int
 
 __all__ = ["AbstractFeatureMap", "IdentityMap", "LinearMap", "MLPMap", "NormalizedMap"]
 
@@ -176,3 +176,30 @@ class NormalizedMap(AbstractFeatureMap):
     def __call__(self, x):
         f = self.feature_map(x)
         return f / jnp.sqrt(jnp.sum(f**2) + self.eps**2)
+
+
+def check_feature_map(feature_map, d: int, dtype=jnp.float32) -> int:
+    """Check that ``feature_map`` maps a (d,) vector to a 1-D vector; returns D_Phi.
+
+    **Raises:** ``TypeError`` if it is not callable; ``ValueError`` if its input width is not d or
+    its output is not a 1-D array.
+    """
+    if not callable(feature_map):
+        raise TypeError(
+            f"`feature_map` must be callable (e.g. damjax.LinearMap); got {feature_map!r}"
+        )
+    if isinstance(feature_map, AbstractFeatureMap) and feature_map.in_dim != d:
+        raise ValueError(
+            f"`feature_map` expects inputs of width {feature_map.in_dim}, but the patterns have "
+            f"width d = {d}"
+        )
+    out = jax.eval_shape(feature_map, jax.ShapeDtypeStruct((d,), dtype))
+    shape = getattr(out, "shape", None)
+    if shape is None or len(shape) != 1:
+        raise ValueError(
+            "`feature_map` must map one (d,) vector to a 1-D feature vector of shape (D_Phi,); "
+            f"got output shape {shape} (rank {None if shape is None else len(shape)})"
+        )
+    if shape[0] < 1:
+        raise ValueError("`feature_map` must produce at least one feature (D_Phi >= 1)")
+    return int(shape[0])

@@ -26,8 +26,8 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from ._custom_types import Array, Float, Scalar, is_concrete
-from ._validation import check_finite_scalar
+from .._custom_types import Array, Float, Scalar, is_concrete
+from .._validation import check_finite_scalar
 
 __all__ = [
     "AbstractInteraction",

@@ -1,0 +1,55 @@
+"""Synchronous discrete-time rules for any model: :class:`Sync` and :class:`OneStep`."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ._base import AbstractRule, iterate_to_fixed_point, register_rule
+
+
+def _synchronous(model, state, tol, max_steps, record_energy, fixed_steps):
+    """``s <- model.update(s)`` through the one loop, converged when ``max|new - old| <= tol``."""
+    return iterate_to_fixed_point(
+        lambda s, t: model.update(s),
+        model.energy,
+        state,
+        max_steps=max_steps,
+        record_energy=record_energy,
+        converged=lambda old, new: jnp.max(jnp.abs(new - old)) <= tol,
+        fixed_steps=fixed_steps,
+    )
+
+
+class Sync(AbstractRule):
+    """All neurons at once, ``s <- model.update(s)``, until a fixed point or ``max_steps``.
+
+    **Arguments:** ``tol`` — convergence when ``max|s_new - s| <= tol`` (0 = exact fixed point, the
+    right choice for binary states; continuous models use a small positive tolerance).
+    """
+
+    tol: float = 0.0
+
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
+        return _synchronous(model, state, self.tol, max_steps, record_energy, fixed_steps)
+
+
+class OneStep(AbstractRule):
+    """A single synchronous update. ``converged`` says whether that step changed nothing
+    (within ``tol``), i.e. whether the cue was already a fixed point; ``max_steps`` is ignored."""
+
+    tol: float = 0.0
+
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
+        return _synchronous(model, state, self.tol, 1, record_energy, fixed_steps)
+
+
+register_rule("sync", Sync)
+register_rule("onestep", OneStep)
