@@ -12,9 +12,10 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray, Scalar
-from ..dynamics import AbstractRule, Retrieval, retrieve
+from ..dynamics import AbstractRule, Retrieval
 from ..models import BinaryDAM
 from ..models._base import AbstractMemory
+from ._dynamics import _run_rule
 
 
 def nearest_overlap(
@@ -69,7 +70,7 @@ def retrieval_stats(
         raise ValueError(
             f"`targets` must have the shape of `cues` {cues.shape}; got {targets.shape}"
         )
-    out = retrieve(model, cues, rule=rule, max_steps=max_steps, key=key)
+    out = _run_rule(model, cues, rule=rule, max_steps=max_steps, key=key)
     pats = patterns if patterns is not None else getattr(model, "patterns", targets)
     return retrieval_summary(out, targets, pats)
 

@@ -11,10 +11,11 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
 from .._validation import check_fraction, check_positive_int
-from ..dynamics import AbstractRule, Sync, retrieve
+from ..dynamics import AbstractRule, Sync
 from ..interactions import AbstractInteraction
 from ..models import BinaryDAM
 from ..patterns import flip
+from ._dynamics import _run_rule
 from ._measure import _active, retrieval_summary
 from ._search import AbstractCriterion, Retrieves, capacity_search
 
@@ -65,7 +66,7 @@ def noisy_retrieval(
         idx = jax.random.choice(k_sel, model.num_patterns, (nc,), p=p)
         targets = X[idx]
     cues = flip(k_flip, targets, rho, method=method)
-    res = retrieve(model, cues, rule=rule, max_steps=max_steps, key=k_rule)
+    res = _run_rule(model, cues, rule=rule, max_steps=max_steps, key=k_rule)
     out = retrieval_summary(res, targets, X)
     out["memory_rate"] = _memory_rate(res.states, X, active)
     return out
@@ -90,11 +91,7 @@ class ReachesMemory(AbstractCriterion):
         n = model.patterns.shape[-1]
         starts = jnp.where(jax.random.bernoulli(k_s, 0.5, (self.num_starts, n)), 1.0, -1.0)
         starts = starts.astype(model.patterns.dtype)
-        res = jax.vmap(
-            lambda c, k: self.rule.run(
-                model, c, key=k, max_steps=self.max_steps, record_energy=False
-            )
-        )(starts, jax.random.split(k_r, self.num_starts))
+        res = _run_rule(model, starts, rule=self.rule, max_steps=self.max_steps, key=k_r)
         rate = _memory_rate(res.states, model.patterns, _active(model))
         return rate >= self.threshold
 

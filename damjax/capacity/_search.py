@@ -18,6 +18,7 @@ from ..dynamics import AbstractRule, Sync
 from ..interactions import AbstractInteraction
 from ..models import BinaryDAM
 from ..patterns import flip
+from ._dynamics import _run_rule
 from ._measure import _active, is_fixed_point
 
 
@@ -67,10 +68,7 @@ class Retrieves(AbstractCriterion):
     def __call__(self, model, key):
         k_flip, k_rule = jax.random.split(key)
         cues = flip(k_flip, model.patterns, self.rho, method=self.method)
-        out = self.rule.run
-        res = jax.vmap(
-            lambda c, k: out(model, c, key=k, max_steps=self.max_steps, record_energy=False)
-        )(cues, jax.random.split(k_rule, cues.shape[0]))
+        res = _run_rule(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
         ok = jnp.all(res.states == model.patterns, axis=-1)
         active = _active(model)
         rate = jnp.sum(ok & active) / jnp.maximum(jnp.sum(active), 1)
