@@ -207,7 +207,7 @@ class BlockedDAM(AbstractMemory):
     def _block(self, b):
         X = self.source.block(b)
         rows = b * self.source.block_size + jnp.arange(self.source.block_size)
-        return X, (rows < self.num_active).astype(X.dtype)
+        return X, (rows < self.num_active).astype(X.dtype)[None, :]
 
     def _loop(self, body, init):
         return jax.lax.fori_loop(0, self._num_blocks(), body, init)

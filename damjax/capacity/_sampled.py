@@ -85,7 +85,7 @@ def probes_for_halfwidth(halfwidth: float, confidence: float = 0.95) -> int:
     if not 0.0 < float(halfwidth) < 0.5:
         raise ValueError(f"`halfwidth` must lie in (0, 1/2); got {halfwidth}")
     z = _z(confidence)
-    n = max(1, int(z * z / (4.0 * halfwidth * halfwidth)) - 2)
+    n = max(1, int(0.9 * z * z / (4.0 * halfwidth * halfwidth)))  # below the answer
     while _wilson_halfwidth_at_half(n, z) > halfwidth:
         n += 1
     return n
