@@ -135,18 +135,42 @@ def test_no_error_capacity_equals_exact_search(getkey):
     assert np.array_equal(regen, cap.capacity_search(jnp.stack(pools), F, key=key))
 
 
+def _coverage(exact, est):
+    lo, hi, pt = map(np.asarray, (est.lower, est.upper, est.k_half))
+    assert np.all(lo <= pt) and np.all(pt < hi)
+    return int(((lo <= exact) & (exact <= hi + est.resolution)).sum())
+
+
 def test_sampled_k_half_agrees_with_exact_within_its_interval(getkey):
     S, N, F = 12, 60, dj.Polynomial(3)
     P = random_binary(getkey(), S * 400, N).reshape(S, 400, N)
-    exact = np.asarray(cap.k_half(P, F, key=getkey(), rule=dj.Sync(), max_steps=30))
-    est = cap.sampled_k_half(F, key=getkey(), patterns=P, max_steps=30, block_size=64)
-    lo, hi, pt = map(np.asarray, (est.lower, est.upper, est.k_half))
-    assert np.all(lo <= pt) and np.all(pt < hi)
-    covered = (lo <= exact) & (exact <= hi)
+    # rho = 0: retrieved = the memory is a fixed point (the exact estimator cues all K memories)
+    exact = np.asarray(cap.k_half(P, F, key=getkey(), rule=dj.OneStep()))
+    est = cap.sampled_k_half(F, key=getkey(), patterns=P, num_probes=100, halfwidth=0.1)
+    assert est.num_probes == 100 and est.resolution == 16 and int(est.evaluations[0]) == 1
     # each end is a 95% Wilson bound: over 12 seeds at most two misses is generous but not vacuous
-    assert covered.sum() >= S - 2, (exact, lo, hi)
-    assert est.num_probes == cap.probes_for_halfwidth(0.05)
-    assert np.median(np.asarray(est.relative_width)) < 0.25
+    assert _coverage(exact, est) >= S - 2, (exact, est)
+    assert np.median(np.asarray(est.relative_width)) < 0.3
+    # with Sync dynamics to convergence the rho = 0 answer is the same (fixed point = retrieved)
+    same = cap.sampled_k_half(
+        F, key=getkey(), patterns=P, num_probes=100, halfwidth=0.1, rule=dj.Sync()
+    )
+    assert np.array_equal(same.k_half, est.k_half)
+    # rho > 0: bisection with dynamics from fresh corrupted probes at every K
+    S2 = 6
+    exact = np.asarray(cap.k_half(P[:S2], F, key=getkey(), rho=0.1, rule=dj.OneStep()))
+    est = cap.sampled_k_half(
+        F,
+        key=getkey(),
+        patterns=P[:S2],
+        rho=0.1,
+        rule=dj.OneStep(),
+        num_probes=150,
+        halfwidth=0.1,
+        block_size=64,
+    )
+    assert est.resolution == 1 and np.all(np.asarray(est.evaluations) > 10)
+    assert _coverage(exact, est) >= S2 - 1, (exact, est)
 
 
 def test_sampled_k_half_regenerated_equals_stored_and_random_starts(getkey):

@@ -292,6 +292,44 @@ class BlockedDAM(AbstractMemory):
 
         return self._loop(body, jnp.zeros(states.shape[:1], states.dtype))
 
+    def stability_curve(self, probes: Float[Array, "P N"], probe_index: Int[Array, " P"]):
+        r"""For every block boundary :math:`K_b = \min((b+1)\,\mathrm{block}, K_{pool})`: how
+        many probes are fixed points of the network of the first K_b patterns, counting only
+        probes stored among them (``probe_index < K_b``). One pass over the blocks (the field is
+        a sum over patterns, so every prefix K_b comes for free): 4 P K N flops for all K_b.
+
+        The log-scale is the one of the whole ``num_active`` prefix (valid for every shorter
+        prefix; the constant one for N when F has one, as in dynamics).
+
+        **Returns:** (counts, stored) — two (num_blocks,) int arrays: fixed probes, and probes
+        stored, at each K_b.
+        """
+        probes = jnp.asarray(probes, jnp.float32)
+        ls = self._log_scale(probes)
+        P, N = probes.shape
+        eps = jnp.finfo(probes.dtype).eps
+        level = 8.0 * math.sqrt(self.source.num_patterns) * eps
+
+        def body(acc, b):
+            h, g0s, mag = acc
+            X, w = self._block(b)
+            m = probes @ X.T
+            g0, g1, _ = jax.vmap(self.F.field_terms)(m, ls)
+            g0, g1 = g0 * w, g1 * w
+            h = h + jnp.matmul(g1, X, precision=_HI)
+            g0s = g0s + jnp.sum(g0, -1)
+            mag = mag + jnp.sum(jnp.abs(g1) + jnp.abs(g0), -1)
+            new = sign_keep_ties(h + probes * g0s[:, None], probes, (level * mag)[:, None])
+            kb = jnp.minimum((b + 1) * self.source.block_size, self.num_active)
+            stored = probe_index < kb
+            fixed = jnp.all(new == probes, axis=-1) & stored
+            return (h, g0s, mag), (jnp.sum(fixed.astype(jnp.int32)), jnp.sum(stored))
+
+        z = jnp.zeros((P,), probes.dtype)
+        init = (jnp.zeros((P, N), probes.dtype), z, z)
+        _, (counts, stored) = jax.lax.scan(body, init, jnp.arange(self.source.num_blocks))
+        return counts, stored.astype(jnp.int32)
+
     def is_fixed(self, states: Float[Array, "B N"]) -> Bool[Array, " B"]:
         """True where one synchronous update leaves the state unchanged."""
         return jnp.all(self.batch_update(states) == states, axis=-1)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .._custom_types import Array, Int, PRNGKeyArray
 from .._validation import check_fraction, check_positive_int
-from ..dynamics import AbstractRule, Sync
+from ..dynamics import AbstractRule, OneStep, Sync
 from ..interactions import AbstractInteraction
 from ..patterns import flip
 from ._blocked import (
@@ -117,7 +117,9 @@ class KHalfEstimate(NamedTuple):
       bound > 1/2); ``upper`` — smallest K whose rate is below 1/2 likewise (upper bound < 1/2).
       [lower, upper] is the interval of K_1/2.
     * ``num_probes``, ``confidence`` — the probe count per candidate K and the confidence of each
-      Wilson bound; ``evaluations`` — candidate K evaluated per seed.
+      Wilson bound; ``evaluations`` — candidate K evaluated per seed (1: one pass for all K).
+    * ``resolution`` — the step of the K grid searched (1 for bisection over every K; the block
+      size for the one-pass rho = 0 curve, whose K_1/2 then lies in [k_half, k_half + step)).
     """
 
     k_half: Int[Array, " S"]
@@ -126,6 +128,7 @@ class KHalfEstimate(NamedTuple):
     num_probes: int
     confidence: float
     evaluations: Int[Array, " S"]
+    resolution: int = 1
 
     @property
     def relative_width(self):
@@ -138,11 +141,18 @@ class _Probe(eqx.Module):
 
     F: AbstractInteraction
     rule: AbstractRule
-    rho: float
+    rho: float = eqx.field(static=True)
     num_probes: int = eqx.field(static=True)
     max_steps: int = eqx.field(static=True)
     starts: str = eqx.field(static=True)
     method: str = eqx.field(static=True)
+
+    def _settled(self, res):
+        """A run counts only if it converged (a state still moving after ``max_steps`` is not
+        retrieved, e.g. a 2-cycle through the memory); ``OneStep`` judges its one step."""
+        if isinstance(self.rule, OneStep):
+            return jnp.ones_like(res.converged)
+        return res.converged
 
     def successes(self, source: AbstractPatternSource, K, key):
         """Number of the ``num_probes`` probes retrieved with the first K patterns."""
@@ -154,17 +164,37 @@ class _Probe(eqx.Module):
             targets = source.rows(idx)
             cues = flip(k_flip, targets, self.rho, method=self.method)
             res = _run_rule(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
-            ok = jnp.all(res.states == targets, axis=-1)
+            ok = jnp.all(res.states == targets, axis=-1) & self._settled(res)
         else:
             bits = jax.random.bernoulli(k_u, 0.5, (self.num_probes, source.dim))
             cues = jnp.where(bits, 1.0, -1.0).astype(jnp.float32)
             res = _run_rule(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
-            ok = model.max_overlap(res.states) == source.dim
+            ok = (model.max_overlap(res.states) == source.dim) & self._settled(res)
         return jnp.sum(ok.astype(jnp.int32))
+
+
+def _k_half_curve(probe: _Probe, source, k_lo, k_hi, confidence: float):
+    """rho = 0 cues: a probe is retrieved iff its memory is a fixed point (the dynamics converge
+    to it iff they start there and do not move), so the rate at every block boundary K_b comes
+    from one pass (:meth:`BlockedDAM.stability_curve`). Probes: patterns 0 ... P-1 (i.i.d.
+    patterns, so a uniform sample of the first K for every K >= P; all of them for K < P)."""
+    P = min(probe.num_probes, source.num_patterns)
+    idx = jnp.arange(P)
+    model = BlockedDAM(source, probe.F, num_active=k_hi)
+    counts, stored = model.stability_curve(source.rows(idx), idx)
+    kb = jnp.minimum((jnp.arange(source.num_blocks) + 1) * source.block_size, k_hi)
+    valid = (kb >= k_lo) & (kb <= k_hi)
+    lo, hi = wilson_interval(counts, jnp.maximum(stored, 1), confidence)
+    point = jnp.max(jnp.where(valid & (2 * counts >= stored), kb, k_lo - 1))
+    lower = jnp.max(jnp.where(valid & (lo > 0.5) & (kb <= point), kb, k_lo - 1))
+    upper = jnp.min(jnp.where(valid & (hi < 0.5) & (kb > point), kb, k_hi + 1))
+    return point, lower, upper, jnp.int32(1)
 
 
 def _k_half_one(probe: _Probe, source, key, k_lo, k_hi, confidence: float):
     """Traceable per-seed search: (point, lower, upper, evaluations)."""
+    if probe.starts == "cues" and probe.rho == 0.0:
+        return _k_half_curve(probe, source, k_lo, k_hi, confidence)
     P = probe.num_probes
 
     def lo_hi(K):
@@ -267,20 +297,32 @@ def sampled_k_half(
     num_probes: int | None = None,
     halfwidth: float = 0.05,
     confidence: float = 0.95,
-    block_size: int = DEFAULT_BLOCK,
+    k_width: float | None = None,
+    block_size: int | None = None,
     memory_budget: int | None = None,
 ) -> KHalfEstimate:
     r"""K_1/2 per seed, SAMPLED: each candidate K is judged from ``num_probes`` probes.
 
-    ``starts="cues"``: a probe is a stored pattern among the first K (uniform), with a fraction
-    ``rho`` of its bits flipped, retrieved when ``rule`` brings it back exactly (Krotov & Hopfield
-    2016: rho = 0, half of the memories survive the dynamics started at them).
-    ``starts="random"``: a probe is a uniformly random state, retrieved when it ends exactly on
-    one of the K memories or its negation (their Appendix B).
+    ``starts="cues"``: a probe is a stored pattern among the first K with a fraction ``rho`` of
+    its bits flipped, retrieved when ``rule`` converges (a fixed point within ``max_steps``) to
+    exactly that pattern (Krotov & Hopfield 2016 use rho = 0: half of the memories survive the
+    dynamics started at them). ``starts="random"``: a probe is a uniformly random state,
+    retrieved when the dynamics converge exactly onto one of the K memories or its negation
+    (their Appendix B).
 
-    Three bisections over [k_min, k_max] (each ~log2(k_max) candidate K): the point estimate
-    (largest K with rate >= 1/2) and the two ends of the interval (Wilson bounds at
-    ``confidence`` above / below 1/2; see :class:`KHalfEstimate`).
+    How K is searched, and the cost:
+
+    * rho = 0 cues: a probe is retrieved iff its memory is a fixed point, so ONE pass over the
+      pool gives the rate at every block boundary (probes: patterns 0 ... P-1, a uniform sample
+      of the first K since patterns are i.i.d.): 4 P k_max N flops in all, K on a grid of step
+      ``block_size`` (default k_max / 512, at least 16).
+    * otherwise: three bisections over [k_min, k_max] (~log2(k_max) candidates each: the point
+      and the two ends of the interval); each candidate runs the dynamics from P fresh probes
+      (pattern floor(u_j K) for fixed u_j, fixed flips / starts: common random numbers across
+      K): P x steps x 4 K N flops per candidate.
+
+    The point estimate is the largest K with rate >= 1/2; the interval is [largest K with Wilson
+    lower bound > 1/2, smallest K with Wilson upper bound < 1/2] (:class:`KHalfEstimate`).
 
     **Arguments:**
 
@@ -292,14 +334,17 @@ def sampled_k_half(
     * ``rule`` (default ``Sync()``), ``max_steps``, ``rho``, ``method`` — the dynamics and cues.
     * ``num_probes`` — probes per candidate K; default the smallest whose Wilson interval at
       rate 1/2 has half-width <= ``halfwidth`` (0.05 at 95%: 381 probes).
+    * ``k_width`` — if given, the probe count is doubled until every seed's
+      (upper - lower) / k_half is at most ``k_width``.
     * ``block_size`` — patterns per block of the field; ``memory_budget`` — bytes; refused
       before running when XLA's memory analysis of the compiled search exceeds it.
 
     **Returns:** :class:`KHalfEstimate`.
 
-    **Raises:** ``ValueError`` naming ``num_probes`` when it is too small for ``halfwidth``,
-    ``k_min`` / ``k_max`` when the pool cannot bracket K_1/2 (the rate is not confidently above
-    1/2 at k_min, or not confidently below at k_max), ``memory_budget`` when it cannot be met.
+    **Raises:** ``ValueError`` naming ``num_probes`` when it is too small for ``halfwidth``
+    or cannot reach ``k_width`` within the pool, ``k_min`` / ``k_max`` when the pool cannot
+    bracket K_1/2 (the rate is not confidently above 1/2 at k_min, or not confidently below at
+    k_max), ``memory_budget`` when it cannot be met.
     """
     if starts not in ("cues", "random"):
         raise ValueError(f"`starts` must be 'cues' or 'random'; got {starts!r}")
@@ -313,39 +358,60 @@ def sampled_k_half(
             f"`num_probes` = {num_probes} cannot give a {confidence:.0%} interval of half-width "
             f"{halfwidth} at rate 1/2: that needs >= {needed} probes (or a larger `halfwidth`)"
         )
+    if k_width is not None and not 0.0 < float(k_width):
+        raise ValueError(f"`k_width` must be > 0; got {k_width}")
+    curve = starts == "cues" and float(rho) == 0.0
+    if block_size is None:
+        pool = k_max if k_max is not None else np.shape(patterns)[-2]
+        block_size = max(16, pool // 512) if curve else DEFAULT_BLOCK
     src, S = _sources(patterns, key, seeds, k_max, dim, block_size)
     k_lo, k_hi = _bounds(k_min, k_max, src.num_patterns)
-    probe = _Probe(
-        F=F,
-        rule=Sync() if rule is None else rule,
-        rho=float(rho),
-        num_probes=num_probes,
-        max_steps=max_steps,
-        starts=starts,
-        method=method,
-    )
     keys = jax.random.split(jax.random.fold_in(key, 1), S)
-
-    def run(probe, src, keys, lo, hi):
-        return jax.vmap(lambda s, k: _k_half_one(probe, s, k, lo, hi, confidence))(src, keys)
-
-    args = (probe, src, keys, jnp.int32(k_lo), jnp.int32(k_hi))
-    dyn, static = eqx.partition(args, eqx.is_array)
-    f = lambda d: run(*eqx.combine(d, static))  # noqa: E731
-    compiled = _compile_within(f, (dyn,), memory_budget, "this K_1/2 search")
-    point, lower, upper, n = compiled(dyn)
-    if bool(jnp.any(lower < k_lo)):
-        raise ValueError(
-            f"`k_min` = {k_lo} is too large to bracket K_1/2: the retrieval rate is not "
-            f"confidently above 1/2 there for seed(s) {np.flatnonzero(np.asarray(lower < k_lo))}"
+    while True:
+        probe = _Probe(
+            F=F,
+            rule=Sync() if rule is None else rule,
+            rho=float(rho),
+            num_probes=num_probes,
+            max_steps=max_steps,
+            starts=starts,
+            method=method,
         )
-    if bool(jnp.any(upper > k_hi)):
-        raise ValueError(
-            f"`k_max` = {k_hi} (the pattern pool) cannot answer: the retrieval rate is not "
-            f"confidently below 1/2 at k_max for seed(s) "
-            f"{np.flatnonzero(np.asarray(upper > k_hi))}; use a larger pool / `k_max`"
+
+        def run(probe, src, keys, lo, hi):
+            return jax.vmap(lambda s, k: _k_half_one(probe, s, k, lo, hi, confidence))(src, keys)
+
+        args = (probe, src, keys, jnp.int32(k_lo), jnp.int32(k_hi))
+        dyn, static = eqx.partition(args, eqx.is_array)
+        f = lambda d: run(*eqx.combine(d, static))  # noqa: E731
+        compiled = _compile_within(f, (dyn,), memory_budget, "this K_1/2 search")
+        point, lower, upper, n = compiled(dyn)
+        if bool(jnp.any(lower < k_lo)):
+            bad = np.flatnonzero(np.asarray(lower < k_lo))
+            raise ValueError(
+                f"`k_min` = {k_lo} is too large to bracket K_1/2: the retrieval rate is not "
+                f"confidently above 1/2 there for seed(s) {bad.tolist()}"
+            )
+        if bool(jnp.any(upper > k_hi)):
+            bad = np.flatnonzero(np.asarray(upper > k_hi))
+            raise ValueError(
+                f"`k_max` = {k_hi} (the pattern pool) cannot answer: the retrieval rate is not "
+                f"confidently below 1/2 at k_max for seed(s) {bad.tolist()}; use a larger "
+                f"pool / `k_max`"
+            )
+        est = KHalfEstimate(
+            point, lower, upper, num_probes, float(confidence), n, block_size if curve else 1
         )
-    return KHalfEstimate(point, lower, upper, num_probes, float(confidence), n)
+        width = float(jnp.max(est.relative_width))
+        if k_width is None or width <= k_width:
+            return est
+        limit = src.num_patterns if curve else 1 << 16
+        if num_probes >= limit:
+            raise ValueError(
+                f"`num_probes` = {num_probes} (the most this pool of {src.num_patterns} allows) "
+                f"gives an interval of {width:.3g} K_1/2, wider than `k_width` = {k_width}"
+            )
+        num_probes = min(2 * num_probes, limit)
 
 
 def no_error_capacity(
