@@ -14,6 +14,9 @@ At scale (memory O(B x block + block x N), never K x N float32):
   blocks; :func:`field_memory` — XLA memory analysis of one blocked update.
 * :func:`sampled_k_half` — K_1/2 from a fixed number of probes per K with Wilson intervals
   (SAMPLED); :func:`no_error_capacity` — all K patterns stable, one field per pattern (EXACT).
+* :func:`kshard_update`, :func:`kshard_no_error_capacity`, :func:`kshard_mesh` — one network
+  across devices: K sharded over the mesh axis ``k`` (``psum`` of partial fields), states over
+  ``batch``.
 """
 
 from ._blocked import AbstractPatternSource as AbstractPatternSource
@@ -43,6 +46,9 @@ from ._search import AbstractCriterion as AbstractCriterion
 from ._search import Retrieves as Retrieves
 from ._search import Stable as Stable
 from ._search import capacity_search as capacity_search
+from ._shard import kshard_mesh as kshard_mesh
+from ._shard import kshard_no_error_capacity as kshard_no_error_capacity
+from ._shard import kshard_update as kshard_update
 from ._theory import HOPFIELD_ALPHA as HOPFIELD_ALPHA
 from ._theory import demircigil_alpha as demircigil_alpha
 from ._theory import demircigil_info as demircigil_info

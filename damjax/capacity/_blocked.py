@@ -226,10 +226,11 @@ class BlockedDAM(AbstractMemory):
 
         return self._loop(body, jnp.full((B,), -jnp.inf, states.dtype))
 
-    def batch_field(self, states: Float[Array, "B N"]):
-        r"""``(h exp(-L), L, sum_mu(|g1| + |g0|) exp(-L))`` for B states, block by block."""
+    def batch_field(self, states: Float[Array, "B N"], log_scale=None):
+        r"""``(h exp(-L), L, sum_mu(|g1| + |g0|) exp(-L))`` for B states, block by block
+        (``L`` computed unless ``log_scale`` (B,) is given)."""
         states = jnp.asarray(states, jnp.float32)
-        ls = self._log_scale(states)
+        ls = self._log_scale(states) if log_scale is None else log_scale
         B, N = states.shape
 
         def body(b, acc):
