@@ -362,7 +362,10 @@ def sampled_k_half(
         raise ValueError(f"`k_width` must be > 0; got {k_width}")
     curve = starts == "cues" and float(rho) == 0.0
     if block_size is None:
-        pool = k_max if k_max is not None else np.shape(patterns)[-2]
+        if isinstance(patterns, AbstractPatternSource):
+            pool = patterns.num_patterns
+        else:
+            pool = k_max if k_max is not None else np.shape(patterns)[-2]
         block_size = max(16, pool // 512) if curve else DEFAULT_BLOCK
     src, S = _sources(patterns, key, seeds, k_max, dim, block_size)
     k_lo, k_hi = _bounds(k_min, k_max, src.num_patterns)
@@ -400,7 +403,7 @@ def sampled_k_half(
                 f"pool / `k_max`"
             )
         est = KHalfEstimate(
-            point, lower, upper, num_probes, float(confidence), n, block_size if curve else 1
+            point, lower, upper, num_probes, float(confidence), n, src.block_size if curve else 1
         )
         width = float(jnp.max(est.relative_width))
         if k_width is None or width <= k_width:
