@@ -57,17 +57,22 @@ def _z(confidence: float) -> float:
     return statistics.NormalDist().inv_cdf(0.5 + 0.5 * float(confidence))
 
 
-def wilson_interval(successes, trials, confidence: float = 0.95):
+def wilson_interval(successes, trials, confidence: float = 0.95, population=None):
     r"""Wilson score interval for a binomial proportion (Wilson 1927):
 
     .. math:: \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n},
 
-    :math:`\hat p = s / n`, z the two-sided normal quantile of ``confidence``.
-    Works on arrays and inside ``jit``. **Returns:** ``(lower, upper)``.
+    :math:`\hat p = s / n`, z the two-sided normal quantile of ``confidence``. With
+    ``population`` M (sampling n of M without replacement), z is multiplied by the finite
+    population correction :math:`\sqrt{(M - n)/(M - 1)}` (0 when all M are sampled: the share
+    is then known exactly). Works on arrays and inside ``jit``. **Returns:** ``(lower, upper)``.
     """
-    z = _z(confidence)
     s = jnp.asarray(successes, jnp.float32)
     n = jnp.asarray(trials, jnp.float32)
+    z = _z(confidence)
+    if population is not None:
+        M = jnp.asarray(population, jnp.float32)
+        z = z * jnp.sqrt(jnp.clip((M - n) / jnp.maximum(M - 1.0, 1.0), 0.0, 1.0))
     p = s / n
     denom = 1.0 + z * z / n
     center = (p + z * z / (2.0 * n)) / denom
@@ -184,7 +189,8 @@ def _k_half_curve(probe: _Probe, source, k_lo, k_hi, confidence: float):
     counts, stored = model.stability_curve(source.rows(idx), idx)
     kb = jnp.minimum((jnp.arange(source.num_blocks) + 1) * source.block_size, k_hi)
     valid = (kb >= k_lo) & (kb <= k_hi)
-    lo, hi = wilson_interval(counts, jnp.maximum(stored, 1), confidence)
+    # probes are distinct stored patterns: a sample without replacement of the K_b patterns
+    lo, hi = wilson_interval(counts, jnp.maximum(stored, 1), confidence, population=kb)
     point = jnp.max(jnp.where(valid & (2 * counts >= stored), kb, k_lo - 1))
     lower = jnp.max(jnp.where(valid & (lo > 0.5) & (kb <= point), kb, k_lo - 1))
     upper = jnp.min(jnp.where(valid & (hi < 0.5) & (kb > point), kb, k_hi + 1))
