@@ -120,6 +120,11 @@ def k_half(
     Binary search over K by :func:`capacity_search` (compiled once, vmapped over seeds, common
     random numbers across K); assumes the retrieved share decreases with K.
 
+    EXACT (every memory cued, no sampling error): per candidate K the dynamics run on the whole
+    padded pool, O(K_max^2 N) per step with the (K_max, K_max) overlaps materialised in float32
+    -- for small sizes (N <= 200). At scale use :func:`sampled_k_half` (probes, Wilson interval,
+    memory O(B x block + block x N)).
+
     **Arguments:** ``patterns`` — (S, K_max, N) pattern pools, one per seed; ``F`` — interaction;
     ``key``; the rest as above.
 

@@ -117,6 +117,11 @@ def capacity_search(
     monotone in K (holds below capacity, fails above); returns ``k_min - 1`` when it fails already
     at ``k_min`` and ``k_max`` when it never fails. The same key is used for every K of a seed
     (common random numbers), which keeps noisy criteria close to monotone.
+
+    EXACT and dense: every candidate K evaluates the criterion on the whole padded (K_max, N)
+    float32 pool (``Stable``: K_max x K_max overlaps per evaluation) -- for small sizes. At scale
+    use :func:`no_error_capacity` (the same answer as ``Stable``, blocked, int8 or regenerated
+    patterns) and :func:`sampled_k_half`.
     """
     patterns = jnp.asarray(patterns)
     if patterns.ndim != 3:
