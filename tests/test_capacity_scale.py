@@ -262,3 +262,33 @@ def test_sweep_capacity_and_k_half_experiments(getkey):
     g = sweep.Grid({"N": [32], "k_pool": [200], "probes": [100], "halfwidth": [0.1]}, seeds=2)
     frame = sweep.run(g, "k_half", None, progress=False).frame()
     assert len(frame) == 2 and set(frame["resolved"]) == {1}
+
+
+def test_cue_blocked_async_equals_float64_reference_loop(getkey):
+    from damjax.capacity._async_blocked import blocked_async
+
+    K, N = 40, 48
+    X = random_binary(getkey(), K, N)
+    cues = random_binary(getkey(), 10, N)
+    model = dj.BinaryDAM(X, dj.Polynomial(3))
+    out = jax.jit(lambda m, c: blocked_async(m, c, key=jax.random.key(0), max_steps=50))(
+        model, cues
+    )
+    ref = dj.retrieve(model, cues, rule=dj.Async(), max_steps=50)
+    assert np.array_equal(out.states, ref.states) and np.array_equal(out.steps, ref.steps)
+    Xd = np.asarray(X, np.float64)
+    for cue, got in zip(np.asarray(cues, np.float64), np.asarray(out.states)):
+        s = cue.copy()
+        for _ in range(50):  # float64, one neuron at a time, by the energy difference itself
+            changed = False
+            for i in range(N):
+                m = Xd @ s
+                h = np.sum((m + (1 - s[i]) * Xd[:, i]) ** 3) - np.sum(
+                    (m - (1 + s[i]) * Xd[:, i]) ** 3
+                )
+                new = s[i] if h == 0 else np.sign(h)
+                changed |= new != s[i]
+                s[i] = new
+            if not changed:
+                break
+        np.testing.assert_array_equal(got, s)

@@ -1,6 +1,7 @@
 """Scale benchmark: capacity estimators at N = 400 / 1000, peak memory per pattern entry (XLA
-memory analysis), the blocked field against bare GEMMs, the asynchronous sweep at N = 1600,
-K-sharding on 4 fake devices, and the time of the n = 3 K_1/2 curve N = 100 ... 1000."""
+memory analysis), the blocked field against bare GEMMs, the asynchronous sweep at N = 1600 (as
+shipped, and the cue-blocked prototype of ``damjax.capacity._async_blocked``), K-sharding on 4
+fake devices, and the time of the n = 3 K_1/2 curve N = 100 ... 1000."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import capacity as cap
+from ..capacity._async_blocked import blocked_async
 from ..dynamics import Async
 from ..interactions import Polynomial
 from ..models import BinaryDAM
@@ -101,7 +103,7 @@ def _step_vs_gemm(N: int, K: int, B: int, reps: int) -> dict:
     }
 
 
-def _async_vs_sync(N: int, K: int, B: int, reps: int) -> dict:
+def _async_vs_sync(N: int, K: int, B: int, reps: int, cue_block: int = 4) -> dict:
     kx, ks = jax.random.split(jax.random.key(2))
     model = BinaryDAM(random_binary(kx, K, N), _F)
     S = random_binary(ks, B, N)
@@ -115,10 +117,20 @@ def _async_vs_sync(N: int, K: int, B: int, reps: int) -> dict:
             S
         )
 
-    times = interleaved_times({"async": (sweep, (model, S)), "sync": (sync, (model, S))}, reps)
+    @jax.jit
+    def blocked(m, S):
+        return blocked_async(m, S, key=jax.random.key(0), max_steps=1, cue_block=cue_block).states
+
+    calls = {"async": (sweep, (model, S)), "sync": (sync, (model, S))}
+    calls["blocked"] = (blocked, (model, S))
+    times = interleaved_times(calls, reps)
     return {
         "ratio": median_ratio(times, "async", "sync"),
+        "blocked_ratio": median_ratio(times, "blocked", "sync"),
+        "blocked_equal": int(bool(jnp.array_equal(blocked(model, S), sweep(model, S)))),
+        "cue_block": cue_block,
         "async_sweep_s": statistics.median(times["async"]),
+        "blocked_sweep_s": statistics.median(times["blocked"]),
         "sync_update_s": statistics.median(times["sync"]),
     }
 
@@ -191,6 +203,7 @@ def run(quick: bool = False) -> dict:
     N, K, B = (200, 4000, 16) if quick else (1600, 64000, 64)
     asy = _async_vs_sync(N, K, B, reps=2 if quick else 3)
     out["async_vs_sync_large"] = asy["ratio"]
+    out["async_vs_sync_large_cue_blocked"] = asy["blocked_ratio"]
     out["async_large"] = {"N": N, "K": K, "B": B, **asy}
     out["kshard_equal"] = _kshard_equal(64, 1024, 200) if quick else _kshard_equal(400, 8192, 1500)
     curve = (100, 150) if quick else tuple(range(100, 1001, 100))
