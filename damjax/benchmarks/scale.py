@@ -156,7 +156,7 @@ _KSHARD = textwrap.dedent(
         for batch, k in ((1, 4), (2, 2)):
             mesh = cap.kshard_mesh(k, batch_devices=batch)
             ok &= bool(np.array_equal(one, cap.kshard_update(model, cues, mesh, steps=3)))
-        small = cap.RandomPatterns(jax.random.key(2), {KC}, N, block_size=64)
+        small = cap.RandomPatterns(jax.random.key(2), {KC}, 100, block_size=64)
         small = small.stored() if kind == "stored" else small
         got = cap.kshard_no_error_capacity(F, small, cap.kshard_mesh(2, batch_devices=2))
         ok &= got == int(cap.no_error_capacity(F, patterns=small, block_size=64)[0])
@@ -205,7 +205,7 @@ def run(quick: bool = False) -> dict:
     out["async_vs_sync_large"] = asy["ratio"]
     out["async_vs_sync_large_cue_blocked"] = asy["blocked_ratio"]
     out["async_large"] = {"N": N, "K": K, "B": B, **asy}
-    out["kshard_equal"] = _kshard_equal(64, 1024, 200) if quick else _kshard_equal(400, 8192, 1500)
+    out["kshard_equal"] = _kshard_equal(64, 1024, 600) if quick else _kshard_equal(400, 8192, 600)
     curve = (100, 150) if quick else tuple(range(100, 1001, 100))
     t0 = time.perf_counter()
     pts = {}

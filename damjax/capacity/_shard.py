@@ -94,7 +94,7 @@ def _shard_payload(source, D: int):
         data = data.at[: source.num_patterns].set(source.data[: source.num_patterns])
         return data, P("k", None)
     if isinstance(source, RandomPatterns):
-        return source.key, P()
+        return jax.random.key_data(source.key), P()  # raw uint32: placeable on any mesh
     raise TypeError(
         f"K-sharding needs StoredPatterns or RandomPatterns; got {type(source).__name__}"
     )
@@ -110,6 +110,7 @@ def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
     static = F.static_log_scale(dim)
     level = 8.0 * math.sqrt(source.num_patterns) * float(jnp.finfo(jnp.float32).eps)
     payload, pspec = _shard_payload(source, D)
+    impl = jax.random.key_impl(source.key) if isinstance(source, RandomPatterns) else None
 
     def body(payload, states, num_active):
         d = jax.lax.axis_index("k")
@@ -117,7 +118,11 @@ def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
             local = _StoredSlice(payload, blk)
         else:
             local = _RandomSlice(
-                key=payload, offset=d * kloc, num_patterns=kloc, dim=dim, block_size=blk
+                key=jax.random.wrap_key_data(payload, impl=impl),
+                offset=d * kloc,
+                num_patterns=kloc,
+                dim=dim,
+                block_size=blk,
             )
         k_local = jnp.clip(num_active - d * kloc, 0, kloc)
         lm = BlockedDAM(local, F, num_active=k_local)
@@ -136,8 +141,17 @@ def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
         out_specs=P("batch", None),
         check_vma=False,  # the loops carry device-varying partial sums; psum makes them equal
     )
-    payload = jax.device_put(payload, NamedSharding(mesh, pspec))
-    return f, payload
+    return f, _place(payload, mesh, pspec)
+
+
+def _place(x, mesh: Mesh, spec):
+    """``x`` (the same value on every process) as an array laid out as ``spec`` on ``mesh``;
+    also for a mesh spanning several processes (``jax.distributed``)."""
+    sharding = NamedSharding(mesh, spec)
+    if sharding.is_fully_addressable:
+        return jax.device_put(x, sharding)
+    host = np.asarray(x)
+    return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
 
 
 def kshard_update(
@@ -145,7 +159,10 @@ def kshard_update(
 ) -> Float[Array, "B N"]:
     """``steps`` synchronous updates of B states (one compiled call) with the patterns sharded
     over the mesh axis ``k`` and the states over ``batch`` (B divisible by the ``batch`` axis
-    size). Same states as ``steps`` calls of ``model.batch_update`` on one device."""
+    size). Same states as ``steps`` calls of ``model.batch_update`` on one device. Under
+    ``jax.distributed`` (a mesh over several processes) every process passes the same
+    ``states`` and gets the global result (gather it with
+    ``jax.experimental.multihost_utils.process_allgather``)."""
     check_positive_int(steps, "steps")
     f, payload = _sharded_update_fn(model, mesh)
 
@@ -153,7 +170,8 @@ def kshard_update(
     def run(payload, states, num_active):
         return jax.lax.fori_loop(0, steps, lambda _, s: f(payload, s, num_active), states)
 
-    return run(payload, jnp.asarray(states, jnp.float32), model.num_active)
+    states = _place(jnp.asarray(states, jnp.float32), mesh, P("batch", None))
+    return run(payload, states, _place(model.num_active, mesh, P()))
 
 
 def kshard_no_error_capacity(
