@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
 from .._validation import check_fraction, check_positive_int
 from ..dynamics import AbstractRule, Sync, retrieve
-from ..interactions import AbstractInteraction
+from ..components.interactions import AbstractInteraction
 from ..models import BinaryDAM
 from ..patterns import flip
 from ._measure import _active, retrieval_summary
@@ -90,11 +90,7 @@ class ReachesMemory(AbstractCriterion):
         n = model.patterns.shape[-1]
         starts = jnp.where(jax.random.bernoulli(k_s, 0.5, (self.num_starts, n)), 1.0, -1.0)
         starts = starts.astype(model.patterns.dtype)
-        res = jax.vmap(
-            lambda c, k: self.rule.run(
-                model, c, key=k, max_steps=self.max_steps, record_energy=False
-            )
-        )(starts, jax.random.split(k_r, self.num_starts))
+        res = retrieve(model, starts, rule=self.rule, max_steps=self.max_steps, key=k_r)
         rate = _memory_rate(res.states, model.patterns, _active(model))
         return rate >= self.threshold
 
@@ -122,6 +118,11 @@ def k_half(
 
     Binary search over K by :func:`capacity_search` (compiled once, vmapped over seeds, common
     random numbers across K); assumes the retrieved share decreases with K.
+
+    EXACT (every memory cued, no sampling error): per candidate K the dynamics run on the whole
+    padded pool, O(K_max^2 N) per step with the (K_max, K_max) overlaps materialised in float32
+    -- for small sizes (N <= 200). At scale use :func:`sampled_k_half` (probes, Wilson interval,
+    memory O(B x block + block x N)).
 
     **Arguments:** ``patterns`` — (S, K_max, N) pattern pools, one per seed; ``F`` — interaction;
     ``key``; the rest as above.

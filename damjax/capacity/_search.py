@@ -14,8 +14,8 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._validation import check_fraction, check_positive_int
-from ..dynamics import AbstractRule, Sync
-from ..interactions import AbstractInteraction
+from ..dynamics import AbstractRule, Sync, retrieve
+from ..components.interactions import AbstractInteraction
 from ..models import BinaryDAM
 from ..patterns import flip
 from ._measure import _active, is_fixed_point
@@ -67,10 +67,7 @@ class Retrieves(AbstractCriterion):
     def __call__(self, model, key):
         k_flip, k_rule = jax.random.split(key)
         cues = flip(k_flip, model.patterns, self.rho, method=self.method)
-        out = self.rule.run
-        res = jax.vmap(
-            lambda c, k: out(model, c, key=k, max_steps=self.max_steps, record_energy=False)
-        )(cues, jax.random.split(k_rule, cues.shape[0]))
+        res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
         ok = jnp.all(res.states == model.patterns, axis=-1)
         active = _active(model)
         rate = jnp.sum(ok & active) / jnp.maximum(jnp.sum(active), 1)
@@ -119,6 +116,11 @@ def capacity_search(
     monotone in K (holds below capacity, fails above); returns ``k_min - 1`` when it fails already
     at ``k_min`` and ``k_max`` when it never fails. The same key is used for every K of a seed
     (common random numbers), which keeps noisy criteria close to monotone.
+
+    EXACT and dense: every candidate K evaluates the criterion on the whole padded (K_max, N)
+    float32 pool (``Stable``: K_max x K_max overlaps per evaluation) -- for small sizes. At scale
+    use :func:`no_error_capacity` (the same answer as ``Stable``, blocked, int8 or regenerated
+    patterns) and :func:`sampled_k_half`.
     """
     patterns = jnp.asarray(patterns)
     if patterns.ndim != 3:

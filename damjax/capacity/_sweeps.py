@@ -17,7 +17,9 @@ from ..dynamics import rule_from_name, rule_names
 from ..models import BinaryDAM
 from ..patterns import flip, random_binary
 from ..sweep import experiment, register_axis_check
+from ._blocked import RandomPatterns, StoredPatterns
 from ._measure import fixed_point_fraction, retrieval_stats
+from ._sampled import _Probe, _k_half_one, _no_error_one, probes_for_halfwidth
 from ._search import Retrieves, Stable, capacity_search
 
 __all__ = ["make_interaction", "make_rule"]
@@ -127,6 +129,26 @@ def _check_capacity(cfg):
         raise ValueError(f"`k_pool` (largest K tried) must be >= 1; got {cfg['k_pool']}")
     if not 0.0 <= cfg["threshold"] <= 1.0:
         raise ValueError(f"`threshold` must lie in [0, 1]; got {cfg['threshold']}")
+    _check_patterns(cfg)
+
+
+def _check_patterns(cfg):
+    if cfg["patterns"] not in ("stored", "regenerated"):
+        raise ValueError(
+            f"`patterns` must be 'stored' (int8) or 'regenerated'; got {cfg['patterns']!r}"
+        )
+    if cfg["block_size"] < 0:
+        raise ValueError(f"`block_size` must be >= 1 (0 = automatic); got {cfg['block_size']}")
+
+
+def _pool(config, key):
+    """The K_pool candidate patterns of a row: ``random_binary`` stored as int8 (the same
+    patterns as the dense experiments), or regenerated from ``key`` block by block."""
+    block = config["block_size"] or 1024
+    if config["patterns"] == "regenerated":
+        return RandomPatterns(key, config["k_pool"], config["N"], block_size=block)
+    X = random_binary(key, config["k_pool"], config["N"])
+    return StoredPatterns(X.astype(jnp.int8), block_size=block)
 
 
 @experiment(
@@ -142,6 +164,8 @@ def _check_capacity(cfg):
         "threshold": 0.9,
         "rule": "sync",
         "max_steps": 50,
+        "patterns": "stored",
+        "block_size": 1024,
     },
     types={"N": int, "k_pool": int},
     validate=_check_capacity,
@@ -150,24 +174,116 @@ def capacity(config, key):
     """Capacity by binary search over K in [1, ``k_pool``] (:func:`damjax.capacity.capacity_search`)
     for ``criterion`` "stable" (every memory a fixed point) or "retrieves" (share ``threshold``
     retrieved from ``rho``-corrupted cues). Returns ``capacity`` (K) and ``alpha`` (K / N^(n-1)
-    for polynomial F, ln(K) / N for exponential F)."""
+    for polynomial F, ln(K) / N for exponential F).
+
+    "stable" runs on blocked fields (:func:`damjax.capacity.no_error_capacity`: one field per
+    pattern, memory O(block x N); ``patterns`` "stored" = the same int8 pool, "regenerated" =
+    never stored). "retrieves" is the exact dense search (every pattern cued)."""
     kx, ks = jax.random.split(key)
     N = config["N"]
-    X = random_binary(kx, config["k_pool"], N)
     F = make_interaction(config["F"], config["n"], config["beta"])
     if config["criterion"] == "stable":
-        crit = Stable()
-    else:
-        crit = Retrieves(
-            rho=config["rho"],
-            threshold=config["threshold"],
-            rule=make_rule(config["rule"]),
-            max_steps=config["max_steps"],
-        )
+        src = _pool(config, kx)
+        k, _ = _no_error_one(F, src, jnp.int32(1), jnp.int32(config["k_pool"]), 256)
+        return {"capacity": k, "alpha": _alpha(config, k)}
+    X = random_binary(kx, config["k_pool"], N)
+    crit = Retrieves(
+        rho=config["rho"],
+        threshold=config["threshold"],
+        rule=make_rule(config["rule"]),
+        max_steps=config["max_steps"],
+    )
     k = capacity_search(X[None], F, criterion=crit, key=ks)[0]
+    return {"capacity": k, "alpha": _alpha(config, k)}
+
+
+def _alpha(config, k):
     kf = k.astype(jnp.float32)
     if config["F"] == "exp":
-        alpha = jnp.log(jnp.maximum(kf, 1.0)) / N
-    else:
-        alpha = kf / float(N) ** (config["n"] - 1)
-    return {"capacity": k, "alpha": alpha}
+        return jnp.log(jnp.maximum(kf, 1.0)) / config["N"]
+    return kf / float(config["N"]) ** (config["n"] - 1)
+
+
+def _check_k_half(cfg):
+    _check_model_params(cfg)
+    _check_patterns(cfg)
+    if cfg["k_pool"] < 1:
+        raise ValueError(f"`k_pool` (largest K tried) must be >= 1; got {cfg['k_pool']}")
+    if not 1 <= cfg["k_min"] <= cfg["k_pool"]:
+        raise ValueError(f"`k_min` must lie in [1, k_pool]; got {cfg['k_min']}")
+    if cfg["starts"] not in ("cues", "random"):
+        raise ValueError(f"`starts` must be 'cues' or 'random'; got {cfg['starts']!r}")
+    if not 0.0 <= cfg["rho"] <= 1.0:
+        raise ValueError(f"`rho` must lie in [0, 1]; got {cfg['rho']}")
+    if not 0.0 < cfg["confidence"] < 1.0:
+        raise ValueError(f"`confidence` must lie in (0, 1); got {cfg['confidence']}")
+    need = probes_for_halfwidth(cfg["halfwidth"], cfg["confidence"])
+    if cfg["probes"] != 0 and cfg["probes"] < need:
+        raise ValueError(
+            f"`probes` = {cfg['probes']} cannot give a {cfg['confidence']:.0%} interval of "
+            f"half-width {cfg['halfwidth']} at rate 1/2: that needs >= {need} (0 = that many)"
+        )
+
+
+@experiment(
+    name="k_half",
+    params={
+        "N": None,
+        "k_pool": None,
+        "F": "poly",
+        "n": 3,
+        "beta": 1.0,
+        "starts": "cues",
+        "rho": 0.0,
+        "rule": "sync",
+        "max_steps": 50,
+        "probes": 0,
+        "halfwidth": 0.05,
+        "confidence": 0.95,
+        "k_min": 1,
+        "patterns": "regenerated",
+        "block_size": 0,
+    },
+    types={"N": int, "k_pool": int},
+    # rho, halfwidth and confidence choose the search and the probe count: static like the rest
+    static=frozenset(
+        "N k_pool F n starts rho rule max_steps probes halfwidth confidence k_min patterns "
+        "block_size".split()
+    ),
+    validate=_check_k_half,
+)
+def k_half(config, key):
+    """K_1/2, SAMPLED (:func:`damjax.capacity.sampled_k_half`): ``starts`` "cues" (memories
+    with a fraction ``rho`` flipped, retrieved exactly) or "random" (random starts converging
+    onto a memory), ``probes`` per candidate K (0 = enough for a Wilson half-width
+    ``halfwidth`` at rate 1/2), K searched in [``k_min``, ``k_pool``]. ``block_size`` 0 picks
+    k_pool / 512 (at least 16) for rho = 0 cues (then K lies on that grid) and 1024 otherwise.
+
+    Returns ``k_half``, its interval ``k_half_lower`` / ``k_half_upper``, ``resolved`` (1 when
+    the interval lies inside [k_min, k_pool]; 0 means the pool cannot answer and the three
+    values are censored at its ends), ``probes_used`` and ``resolution`` (the K grid step)."""
+    kx, kp = jax.random.split(key)
+    curve = config["starts"] == "cues" and config["rho"] == 0.0
+    block = config["block_size"] or (max(16, config["k_pool"] // 512) if curve else 1024)
+    cfg = dict(config, block_size=block)
+    probes = config["probes"] or probes_for_halfwidth(config["halfwidth"], config["confidence"])
+    probe = _Probe(
+        F=make_interaction(config["F"], config["n"], config["beta"]),
+        rule=make_rule(config["rule"]),
+        rho=float(config["rho"]),
+        num_probes=probes,
+        max_steps=config["max_steps"],
+        starts=config["starts"],
+        method="exact",
+    )
+    lo, hi = jnp.int32(config["k_min"]), jnp.int32(config["k_pool"])
+    point, lower, upper, _ = _k_half_one(probe, _pool(cfg, kx), kp, lo, hi, config["confidence"])
+    resolved = (lower >= lo) & (upper <= hi)
+    return {
+        "k_half": point,
+        "k_half_lower": lower,
+        "k_half_upper": upper,
+        "resolved": resolved.astype(jnp.int32),
+        "probes_used": jnp.int32(probes),
+        "resolution": jnp.int32(block if curve else 1),
+    }

@@ -1,0 +1,217 @@
+"""Scale benchmark: capacity estimators at N = 400 / 1000, peak memory per pattern entry (XLA
+memory analysis), the blocked field against bare GEMMs, the asynchronous sweep at N = 1600 (as
+shipped, and the cue-blocked prototype of ``damjax.capacity._async_blocked``), K-sharding on 4
+fake devices, and the time of the n = 3 K_1/2 curve N = 100 ... 1000."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+
+from .. import capacity as cap
+from ..capacity._async_blocked import blocked_async
+from ..dynamics import Async
+from ..components.interactions import Polynomial
+from ..models import BinaryDAM
+from ..patterns import random_binary
+from ._timing import interleaved_times, median_ratio
+
+SUITE = "scale"
+
+_F = Polynomial(3)
+
+
+def _k_half(N: int, seeds: int = 1, key=0):
+    th = float(cap.krotov_k_half(N, 3))
+    t0 = time.perf_counter()
+    est = cap.sampled_k_half(
+        _F,
+        key=jax.random.key(key),
+        dim=N,
+        k_max=int(2 * th),
+        k_min=max(1, int(th / 2)),
+        seeds=seeds,
+        k_width=0.05,
+    )
+    jax.block_until_ready(est.k_half)
+    return time.perf_counter() - t0, est
+
+
+def _summary(est) -> dict:
+    return {
+        "k_half": [int(x) for x in est.k_half],
+        "lower": [int(x) for x in est.lower],
+        "upper": [int(x) for x in est.upper],
+        "num_probes": est.num_probes,
+        "confidence": est.confidence,
+        "ci_width_rel": max(float(x) for x in est.relative_width),
+        "k_resolution": est.resolution,
+    }
+
+
+def _no_error(N: int):
+    st = float(cap.krotov_k_all_stable(N, 3))
+    t0 = time.perf_counter()
+    k = cap.no_error_capacity(
+        _F, key=jax.random.key(0), dim=N, k_max=int(3 * st), k_min=max(1, int(st / 3))
+    )
+    return time.perf_counter() - t0, int(k[0])
+
+
+def _peak_bytes(N: int, K: int, B: int) -> dict:
+    src = cap.RandomPatterns(jax.random.key(0), K, N)
+    out = {}
+    for name, s in (("stored_int8", src.stored()), ("regenerated", src)):
+        mem = cap.field_memory(cap.BlockedDAM(s, _F), B)
+        out[name] = {
+            "temp_per_entry": mem["temp_bytes"] / (K * N),
+            "resident_per_entry": (mem["temp_bytes"] + s.resident_bytes) / (K * N),
+        }
+    dense = jax.ShapeDtypeStruct((K, N), jnp.float32)
+    mem = (
+        jax.jit(lambda X, S: jax.vmap(BinaryDAM(X, _F).update)(S))
+        .lower(dense, jax.ShapeDtypeStruct((B, N), jnp.float32))
+        .compile()
+        .memory_analysis()
+    )
+    out["float32_dense"] = {
+        "temp_per_entry": mem.temp_size_in_bytes / (K * N),
+        "resident_per_entry": (mem.temp_size_in_bytes + 4 * K * N) / (K * N),
+    }
+    return out
+
+
+def _step_vs_gemm(N: int, K: int, B: int, reps: int) -> dict:
+    kx, ks = jax.random.split(jax.random.key(1))
+    X = random_binary(kx, K, N)
+    S = random_binary(ks, B, N)
+    model = cap.BlockedDAM(cap.StoredPatterns(X), _F)
+    step = jax.jit(lambda m, S: m.batch_update(S))
+    gemm = jax.jit(lambda S, X: (S @ X.T) @ X)
+    times = interleaved_times({"step": (step, (model, S)), "gemm": (gemm, (S, X))}, repeats=reps)
+    return {
+        "ratio": median_ratio(times, "step", "gemm"),
+        "step_s": statistics.median(times["step"]),
+        "gemm_s": statistics.median(times["gemm"]),
+    }
+
+
+def _async_vs_sync(N: int, K: int, B: int, reps: int, cue_block: int = 4) -> dict:
+    kx, ks = jax.random.split(jax.random.key(2))
+    model = BinaryDAM(random_binary(kx, K, N), _F)
+    S = random_binary(ks, B, N)
+    sync = jax.jit(lambda m, S: jax.vmap(m.update)(S))
+    rule = Async()
+
+    @jax.jit
+    def sweep(m, S):
+        key = jax.random.key(0)
+        return jax.vmap(lambda s: rule.run(m, s, key=key, max_steps=1, record_energy=False).states)(
+            S
+        )
+
+    @jax.jit
+    def blocked(m, S):
+        return blocked_async(m, S, key=jax.random.key(0), max_steps=1, cue_block=cue_block).states
+
+    calls = {"async": (sweep, (model, S)), "sync": (sync, (model, S))}
+    calls["blocked"] = (blocked, (model, S))
+    times = interleaved_times(calls, reps)
+    return {
+        "ratio": median_ratio(times, "async", "sync"),
+        "blocked_ratio": median_ratio(times, "blocked", "sync"),
+        "blocked_equal": int(bool(jnp.array_equal(blocked(model, S), sweep(model, S)))),
+        "cue_block": cue_block,
+        "async_sweep_s": statistics.median(times["async"]),
+        "blocked_sweep_s": statistics.median(times["blocked"]),
+        "sync_update_s": statistics.median(times["sync"]),
+    }
+
+
+_KSHARD = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp, numpy as np
+    import damjax as dj
+    from damjax import capacity as cap
+    from damjax.patterns import flip
+    assert jax.local_device_count() == 4
+    N, K, B = {N}, {K}, 64
+    F = dj.Polynomial(3)
+    ok = True
+    for kind in ("stored", "regenerated"):
+        src = cap.RandomPatterns(jax.random.key(0), K, N, block_size=256)
+        src = src.stored() if kind == "stored" else src
+        model = cap.BlockedDAM(src, F)
+        cues = flip(jax.random.key(1), src.rows(jnp.arange(B)), 0.2)
+        one = cues
+        for _ in range(3):
+            one = model.batch_update(one)
+        for batch, k in ((1, 4), (2, 2)):
+            mesh = cap.kshard_mesh(k, batch_devices=batch)
+            ok &= bool(np.array_equal(one, cap.kshard_update(model, cues, mesh, steps=3)))
+        small = cap.RandomPatterns(jax.random.key(2), {KC}, 100, block_size=64)
+        small = small.stored() if kind == "stored" else small
+        got = cap.kshard_no_error_capacity(F, small, cap.kshard_mesh(2, batch_devices=2))
+        ok &= got == int(cap.no_error_capacity(F, patterns=small, block_size=64)[0])
+    print("KSHARD", int(ok))
+    """
+)
+
+
+def _kshard_equal(N: int, K: int, KC: int) -> int:
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    r = subprocess.run(
+        [sys.executable, "-c", _KSHARD.format(N=N, K=K, KC=KC)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    for line in r.stdout.splitlines():
+        if line.startswith("KSHARD "):
+            return int(line.split()[1])
+    raise RuntimeError(f"K-sharding check failed to run:\n{r.stderr[-2000:]}")
+
+
+def run(quick: bool = False) -> dict:
+    sizes = (100, 200) if quick else (400, 1000)
+    out: dict = {"k_half_n3_s": {}, "k_half_n3": {}, "no_error_capacity_n3_s": {}}
+    out["no_error_capacity_n3"] = {}
+    for N in sizes:
+        t, est = _k_half(N)
+        out["k_half_n3_s"][f"N{N}"] = t
+        out["k_half_n3"][f"N{N}"] = _summary(est)
+        t, k = _no_error(N)
+        out["no_error_capacity_n3_s"][f"N{N}"] = t
+        out["no_error_capacity_n3"][f"N{N}"] = k
+    N, K, B = (200, 4096, 64) if quick else (1000, 32768, 64)
+    peak = _peak_bytes(N, K, B)
+    out["capacity_peak_bytes_per_entry"] = peak["stored_int8"]["temp_per_entry"]
+    out["capacity_peak_bytes_per_entry_regenerated"] = peak["regenerated"]["temp_per_entry"]
+    out["capacity_memory"] = {"N": N, "K": K, "B": B, **peak}
+    N, K, B = (200, 4096, 64) if quick else (1000, 16384, 256)
+    step = _step_vs_gemm(N, K, B, reps=3 if quick else 5)
+    out["capacity_step_vs_gemm"] = step["ratio"]
+    out["capacity_step"] = {"N": N, "K": K, "B": B, **step}
+    N, K, B = (200, 4000, 16) if quick else (1600, 64000, 64)
+    asy = _async_vs_sync(N, K, B, reps=2 if quick else 3)
+    out["async_vs_sync_large"] = asy["ratio"]
+    out["async_vs_sync_large_cue_blocked"] = asy["blocked_ratio"]
+    out["async_large"] = {"N": N, "K": K, "B": B, **asy}
+    out["kshard_equal"] = _kshard_equal(64, 1024, 600) if quick else _kshard_equal(400, 8192, 600)
+    curve = (100, 150) if quick else tuple(range(100, 1001, 100))
+    t0 = time.perf_counter()
+    pts = {}
+    for N in curve:
+        _, est = _k_half(N, seeds=5, key=N)
+        pts[f"N{N}"] = _summary(est)
+    out["k_half_curve_n3_s"] = time.perf_counter() - t0
+    out["k_half_curve_n3"] = {"seeds": 5, "ci_target_rel": 0.05, "points": pts}
+    return out

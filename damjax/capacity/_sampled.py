@@ -1,0 +1,476 @@
+r"""Capacity estimators at scale, on blocked fields (:class:`BlockedDAM`).
+
+* :func:`sampled_k_half` — SAMPLED: K_1/2 (the K at which half of the cues are retrieved)
+  judged at each candidate K from ``num_probes`` probe cues, with a Wilson binomial interval.
+  Cost per candidate K: ``num_probes x steps x 4 K N`` flops (no K x K work).
+* :func:`no_error_capacity` — EXACT: the largest K for which all K stored patterns are fixed
+  points, with one field evaluation per pattern, in chunks of ``chunk`` patterns (no dynamics),
+  stopping at the first unstable chunk. Cost per candidate K: at most ``4 K^2 N`` flops.
+
+The exact estimators for small sizes are :func:`damjax.capacity.k_half` (every memory is cued,
+K_pool^2 N per step, all of it materialised) and :func:`damjax.capacity.capacity_search` with
+``Stable()``; the two here give the same answers on the same patterns (the sampled one within
+its interval) with memory O(B x block + block x N).
+
+Both search K by bisection inside one compiled function, vmapped over seeds, with common random
+numbers across K (probe u_j picks pattern floor(u_j K); the flips and random starts do not depend
+on K), so the estimated rate is close to monotone in K.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Literal, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._custom_types import Array, Int, PRNGKeyArray
+from .._validation import check_fraction, check_positive_int
+from ..dynamics import AbstractRule, OneStep, Sync, retrieve
+from ..components.interactions import AbstractInteraction
+from ..patterns import flip
+from ._blocked import (
+    DEFAULT_BLOCK,
+    AbstractPatternSource,
+    BlockedDAM,
+    RandomPatterns,
+    StoredPatterns,
+)
+
+__all__ = [
+    "KHalfEstimate",
+    "no_error_capacity",
+    "probes_for_halfwidth",
+    "sampled_k_half",
+    "wilson_interval",
+]
+
+
+def _z(confidence: float) -> float:
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"`confidence` must lie in (0, 1); got {confidence}")
+    return statistics.NormalDist().inv_cdf(0.5 + 0.5 * float(confidence))
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95, population=None):
+    r"""Wilson score interval for a binomial proportion (Wilson 1927):
+
+    .. math:: \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n},
+
+    :math:`\hat p = s / n`, z the two-sided normal quantile of ``confidence``. With
+    ``population`` M (sampling n of M without replacement), z is multiplied by the finite
+    population correction :math:`\sqrt{(M - n)/(M - 1)}` (0 when all M are sampled: the share
+    is then known exactly). Works on arrays and inside ``jit``. **Returns:** ``(lower, upper)``.
+    """
+    s = jnp.asarray(successes, jnp.float32)
+    n = jnp.asarray(trials, jnp.float32)
+    z = _z(confidence)
+    if population is not None:
+        M = jnp.asarray(population, jnp.float32)
+        z = z * jnp.sqrt(jnp.clip((M - n) / jnp.maximum(M - 1.0, 1.0), 0.0, 1.0))
+    p = s / n
+    denom = 1.0 + z * z / n
+    center = (p + z * z / (2.0 * n)) / denom
+    half = z / denom * jnp.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
+    return center - half, center + half
+
+
+def _wilson_halfwidth_at_half(n: int, z: float) -> float:
+    return z / (1.0 + z * z / n) * math.sqrt(0.25 / n + z * z / (4.0 * n * n))
+
+
+def probes_for_halfwidth(halfwidth: float, confidence: float = 0.95) -> int:
+    """Smallest probe count whose Wilson interval at a rate of 1/2 (the widest case, and the
+    criterion of K_1/2) has half-width at most ``halfwidth``."""
+    if not 0.0 < float(halfwidth) < 0.5:
+        raise ValueError(f"`halfwidth` must lie in (0, 1/2); got {halfwidth}")
+    z = _z(confidence)
+    n = max(1, int(0.9 * z * z / (4.0 * halfwidth * halfwidth)))  # below the answer
+    while _wilson_halfwidth_at_half(n, z) > halfwidth:
+        n += 1
+    return n
+
+
+def _bisect(pred, lo, hi):
+    """Largest K in [lo, hi] with ``pred(K)`` (assumed monotone), ``lo - 1`` if none; and the
+    number of evaluations."""
+
+    def cond(c):
+        a, b, _ = c
+        return b - a > 1
+
+    def body(c):
+        a, b, n = c
+        mid = (a + b) // 2
+        ok = pred(mid)
+        return jnp.where(ok, mid, a), jnp.where(ok, b, mid), n + 1
+
+    a, _, n = jax.lax.while_loop(cond, body, (lo - 1, hi + 1, jnp.int32(0)))
+    return a, n
+
+
+class KHalfEstimate(NamedTuple):
+    """Result of :func:`sampled_k_half` (arrays of shape (S,), one entry per seed).
+
+    * ``k_half`` — largest K whose estimated retrieval rate is >= 1/2.
+    * ``lower`` — largest K whose rate is above 1/2 with the interval's confidence (Wilson lower
+      bound > 1/2); ``upper`` — smallest K whose rate is below 1/2 likewise (upper bound < 1/2).
+      [lower, upper] is the interval of K_1/2.
+    * ``num_probes``, ``confidence`` — the probe count per candidate K and the confidence of each
+      Wilson bound; ``evaluations`` — candidate K evaluated per seed (1: one pass for all K).
+    * ``resolution`` — the step of the K grid searched (1 for bisection over every K; the block
+      size for the one-pass rho = 0 curve, whose K_1/2 then lies in [k_half, k_half + step)).
+    """
+
+    k_half: Int[Array, " S"]
+    lower: Int[Array, " S"]
+    upper: Int[Array, " S"]
+    num_probes: int
+    confidence: float
+    evaluations: Int[Array, " S"]
+    resolution: int = 1
+
+    @property
+    def relative_width(self):
+        """``(upper - lower) / k_half`` per seed."""
+        return (self.upper - self.lower) / jnp.maximum(self.k_half, 1)
+
+
+class _Probe(eqx.Module):
+    """How a candidate K is judged: probe cues and what counts as retrieved."""
+
+    F: AbstractInteraction
+    rule: AbstractRule
+    rho: float = eqx.field(static=True)
+    num_probes: int = eqx.field(static=True)
+    max_steps: int = eqx.field(static=True)
+    starts: str = eqx.field(static=True)
+    method: str = eqx.field(static=True)
+
+    def _settled(self, res):
+        """A run counts only if it converged (a state still moving after ``max_steps`` is not
+        retrieved, e.g. a 2-cycle through the memory); ``OneStep`` judges its one step."""
+        if isinstance(self.rule, OneStep):
+            return jnp.ones_like(res.converged)
+        return res.converged
+
+    def successes(self, source: AbstractPatternSource, K, key):
+        """Number of the ``num_probes`` probes retrieved with the first K patterns."""
+        k_u, k_flip, k_rule = jax.random.split(key, 3)
+        model = BlockedDAM(source, self.F, num_active=K)
+        if self.starts == "cues":
+            u = jax.random.uniform(k_u, (self.num_probes,))
+            idx = jnp.minimum((u * K).astype(jnp.int32), K - 1)
+            targets = source.rows(idx)
+            cues = flip(k_flip, targets, self.rho, method=self.method)
+            res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
+            ok = jnp.all(res.states == targets, axis=-1) & self._settled(res)
+        else:
+            bits = jax.random.bernoulli(k_u, 0.5, (self.num_probes, source.dim))
+            cues = jnp.where(bits, 1.0, -1.0).astype(jnp.float32)
+            res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
+            ok = (model.max_overlap(res.states) == source.dim) & self._settled(res)
+        return jnp.sum(ok.astype(jnp.int32))
+
+
+def _k_half_curve(probe: _Probe, source, k_lo, k_hi, confidence: float):
+    """rho = 0 cues: a probe is retrieved iff its memory is a fixed point (the dynamics converge
+    to it iff they start there and do not move), so the rate at every block boundary K_b comes
+    from one pass (:meth:`BlockedDAM.stability_curve`). Probes: patterns 0 ... P-1 (i.i.d.
+    patterns, so a uniform sample of the first K for every K >= P; all of them for K < P)."""
+    P = min(probe.num_probes, source.num_patterns)
+    idx = jnp.arange(P)
+    model = BlockedDAM(source, probe.F, num_active=k_hi)
+    counts, stored = model.stability_curve(source.rows(idx), idx)
+    kb = jnp.minimum((jnp.arange(source.num_blocks) + 1) * source.block_size, k_hi)
+    valid = (kb >= k_lo) & (kb <= k_hi)
+    # probes are distinct stored patterns: a sample without replacement of the K_b patterns
+    lo, hi = wilson_interval(counts, jnp.maximum(stored, 1), confidence, population=kb)
+    point = jnp.max(jnp.where(valid & (2 * counts >= stored), kb, k_lo - 1))
+    lower = jnp.max(jnp.where(valid & (lo > 0.5) & (kb <= point), kb, k_lo - 1))
+    upper = jnp.min(jnp.where(valid & (hi < 0.5) & (kb > point), kb, k_hi + 1))
+    return point, lower, upper, jnp.int32(1)
+
+
+def _k_half_one(probe: _Probe, source, key, k_lo, k_hi, confidence: float):
+    """Traceable per-seed search: (point, lower, upper, evaluations)."""
+    if probe.starts == "cues" and probe.rho == 0.0:
+        return _k_half_curve(probe, source, k_lo, k_hi, confidence)
+    P = probe.num_probes
+
+    def lo_hi(K):
+        return wilson_interval(probe.successes(source, K, key), P, confidence)
+
+    point, n1 = _bisect(lambda K: 2 * probe.successes(source, K, key) >= P, k_lo, k_hi)
+    lower, n2 = _bisect(lambda K: lo_hi(K)[0] > 0.5, k_lo, jnp.maximum(point, k_lo))
+    last, n3 = _bisect(lambda K: lo_hi(K)[1] >= 0.5, jnp.minimum(point + 1, k_hi), k_hi)
+    upper = jnp.maximum(last, point) + 1
+    return point, lower, upper, n1 + n2 + n3
+
+
+def _no_error_one(F, source, k_lo, k_hi, chunk: int):
+    """Traceable per-seed search: (largest K with all K patterns stable, evaluations)."""
+
+    def all_stable(K):
+        model = BlockedDAM(source, F, num_active=K)
+        nchunks = (K + chunk - 1) // chunk
+
+        def cond(c):
+            i, ok = c
+            return ok & (i < nchunks)
+
+        def body(c):
+            i, _ = c
+            idx = i * chunk + jnp.arange(chunk)
+            valid = idx < K
+            X = source.rows(jnp.minimum(idx, K - 1))
+            return i + 1, jnp.all(model.is_fixed(X) | ~valid)
+
+        return jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.asarray(True)))[1]
+
+    return _bisect(all_stable, k_lo, k_hi)
+
+
+def _sources(patterns, key, seeds, k_max, dim, block_size):
+    """A pattern source with a leading seed axis, and the number of seeds."""
+    if patterns is None:
+        if dim is None or k_max is None:
+            raise ValueError("regenerated patterns (`patterns=None`) need `dim` and `k_max`")
+        check_positive_int(seeds, "seeds")
+        keys = jax.random.split(key, seeds)
+        src = eqx.filter_vmap(lambda k: RandomPatterns(k, k_max, dim, block_size=block_size))(keys)
+        return src, seeds
+    if isinstance(patterns, AbstractPatternSource):
+        return jax.tree.map(lambda x: x[None], patterns), 1
+    arr = patterns if hasattr(patterns, "shape") else np.asarray(patterns)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(
+            f"`patterns` must have shape (K, N) or (S, K, N) (seeds, pool, neurons); "
+            f"got {arr.shape}"
+        )
+    srcs = [StoredPatterns(x, block_size=block_size) for x in arr]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *srcs), arr.shape[0]
+
+
+def _bounds(k_min, k_max, pool: int):
+    k_max = pool if k_max is None else check_positive_int(k_max, "k_max")
+    check_positive_int(k_min, "k_min")
+    if k_max > pool:
+        raise ValueError(f"`k_max` = {k_max} exceeds the pattern pool size {pool}")
+    if k_min > k_max:
+        raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
+    return k_min, k_max
+
+
+def _compile_within(fn, args, memory_budget, what: str):
+    """AOT-compile ``fn(*args)``; refuse (before running anything) when XLA's memory analysis
+    says arguments + temporaries + outputs exceed ``memory_budget`` bytes."""
+    compiled = jax.jit(fn).lower(*args).compile()
+    if memory_budget is not None:
+        budget = check_positive_int(memory_budget, "memory_budget")
+        mem = compiled.memory_analysis()
+        need = int(mem.argument_size_in_bytes + mem.temp_size_in_bytes + mem.output_size_in_bytes)
+        if need > budget:
+            raise ValueError(
+                f"`memory_budget` = {budget} bytes is too small for {what}: it needs {need} "
+                f"bytes (XLA memory analysis); raise the budget or lower `block_size` / the "
+                f"probe or chunk count"
+            )
+    return compiled
+
+
+def sampled_k_half(
+    F: AbstractInteraction,
+    *,
+    key: PRNGKeyArray,
+    patterns=None,
+    dim: int | None = None,
+    k_max: int | None = None,
+    seeds: int = 1,
+    k_min: int = 1,
+    starts: Literal["cues", "random"] = "cues",
+    rho: float = 0.0,
+    rule: AbstractRule | None = None,
+    max_steps: int = 50,
+    method: Literal["exact", "bernoulli"] = "exact",
+    num_probes: int | None = None,
+    halfwidth: float = 0.05,
+    confidence: float = 0.95,
+    k_width: float | None = None,
+    block_size: int | None = None,
+    memory_budget: int | None = None,
+) -> KHalfEstimate:
+    r"""K_1/2 per seed, SAMPLED: each candidate K is judged from ``num_probes`` probes.
+
+    ``starts="cues"``: a probe is a stored pattern among the first K with a fraction ``rho`` of
+    its bits flipped, retrieved when ``rule`` converges (a fixed point within ``max_steps``) to
+    exactly that pattern (Krotov & Hopfield 2016 use rho = 0: half of the memories survive the
+    dynamics started at them). ``starts="random"``: a probe is a uniformly random state,
+    retrieved when the dynamics converge exactly onto one of the K memories or its negation
+    (their Appendix B).
+
+    How K is searched, and the cost:
+
+    * rho = 0 cues: a probe is retrieved iff its memory is a fixed point, so ONE pass over the
+      pool gives the rate at every block boundary (probes: patterns 0 ... P-1, a uniform sample
+      of the first K since patterns are i.i.d.): 4 P k_max N flops in all, K on a grid of step
+      ``block_size`` (default k_max / 512, at least 16).
+    * otherwise: three bisections over [k_min, k_max] (~log2(k_max) candidates each: the point
+      and the two ends of the interval); each candidate runs the dynamics from P fresh probes
+      (pattern floor(u_j K) for fixed u_j, fixed flips / starts: common random numbers across
+      K): P x steps x 4 K N flops per candidate.
+
+    The point estimate is the largest K with rate >= 1/2; the interval is [largest K with Wilson
+    lower bound > 1/2, smallest K with Wilson upper bound < 1/2] (:class:`KHalfEstimate`).
+
+    **Arguments:**
+
+    * ``F`` — interaction; ``key`` — PRNG key (patterns when regenerated, probes).
+    * ``patterns`` — ``None``: regenerated i.i.d. patterns (:class:`RandomPatterns`, never stored;
+      needs ``dim`` and ``k_max``), one pool per seed; or a (K, N) / (S, K, N) +-1 array (stored
+      int8); or an :class:`AbstractPatternSource` (one seed).
+    * ``k_min``, ``k_max`` — the K range searched (default the whole pool).
+    * ``rule`` (default ``Sync()``), ``max_steps``, ``rho``, ``method`` — the dynamics and cues.
+    * ``num_probes`` — probes per candidate K; default the smallest whose Wilson interval at
+      rate 1/2 has half-width <= ``halfwidth`` (0.05 at 95%: 381 probes).
+    * ``k_width`` — if given, the probe count is doubled until every seed's
+      (upper - lower) / k_half is at most ``k_width``.
+    * ``block_size`` — patterns per block of the field; ``memory_budget`` — bytes; refused
+      before running when XLA's memory analysis of the compiled search exceeds it.
+
+    **Returns:** :class:`KHalfEstimate`.
+
+    **Raises:** ``ValueError`` naming ``num_probes`` when it is too small for ``halfwidth``
+    or cannot reach ``k_width`` within the pool, ``k_min`` / ``k_max`` when the pool cannot
+    bracket K_1/2 (the rate is not confidently above 1/2 at k_min, or not confidently below at
+    k_max), ``memory_budget`` when it cannot be met.
+    """
+    if starts not in ("cues", "random"):
+        raise ValueError(f"`starts` must be 'cues' or 'random'; got {starts!r}")
+    check_fraction(rho, "rho")
+    check_positive_int(max_steps, "max_steps")
+    needed = probes_for_halfwidth(halfwidth, confidence)
+    if num_probes is None:
+        num_probes = needed
+    elif check_positive_int(num_probes, "num_probes") < needed:
+        raise ValueError(
+            f"`num_probes` = {num_probes} cannot give a {confidence:.0%} interval of half-width "
+            f"{halfwidth} at rate 1/2: that needs >= {needed} probes (or a larger `halfwidth`)"
+        )
+    if k_width is not None and not 0.0 < float(k_width):
+        raise ValueError(f"`k_width` must be > 0; got {k_width}")
+    curve = starts == "cues" and float(rho) == 0.0
+    if block_size is None:
+        if isinstance(patterns, AbstractPatternSource):
+            pool = patterns.num_patterns
+        else:
+            pool = k_max if k_max is not None else np.shape(patterns)[-2]
+        block_size = max(16, pool // 512) if curve else DEFAULT_BLOCK
+    src, S = _sources(patterns, key, seeds, k_max, dim, block_size)
+    k_lo, k_hi = _bounds(k_min, k_max, src.num_patterns)
+    keys = jax.random.split(jax.random.fold_in(key, 1), S)
+    while True:
+        probe = _Probe(
+            F=F,
+            rule=Sync() if rule is None else rule,
+            rho=float(rho),
+            num_probes=num_probes,
+            max_steps=max_steps,
+            starts=starts,
+            method=method,
+        )
+
+        def run(probe, src, keys, lo, hi):
+            return jax.vmap(lambda s, k: _k_half_one(probe, s, k, lo, hi, confidence))(src, keys)
+
+        args = (probe, src, keys, jnp.int32(k_lo), jnp.int32(k_hi))
+        dyn, static = eqx.partition(args, eqx.is_array)
+        f = lambda d: run(*eqx.combine(d, static))  # noqa: E731
+        compiled = _compile_within(f, (dyn,), memory_budget, "this K_1/2 search")
+        point, lower, upper, n = compiled(dyn)
+        if bool(jnp.any(lower < k_lo)):
+            bad = np.flatnonzero(np.asarray(lower < k_lo))
+            raise ValueError(
+                f"`k_min` = {k_lo} is too large to bracket K_1/2: the retrieval rate is not "
+                f"confidently above 1/2 there for seed(s) {bad.tolist()}"
+            )
+        if bool(jnp.any(upper > k_hi)):
+            bad = np.flatnonzero(np.asarray(upper > k_hi))
+            raise ValueError(
+                f"`k_max` = {k_hi} (the pattern pool) cannot answer: the retrieval rate is not "
+                f"confidently below 1/2 at k_max for seed(s) {bad.tolist()}; use a larger "
+                f"pool / `k_max`"
+            )
+        est = KHalfEstimate(
+            point, lower, upper, num_probes, float(confidence), n, src.block_size if curve else 1
+        )
+        width = float(jnp.max(est.relative_width))
+        if k_width is None or width <= k_width:
+            return est
+        limit = src.num_patterns if curve else 1 << 16
+        if num_probes >= limit:
+            raise ValueError(
+                f"`num_probes` = {num_probes} (the most this pool of {src.num_patterns} allows) "
+                f"gives an interval of {width:.3g} K_1/2, wider than `k_width` = {k_width}"
+            )
+        num_probes = min(2 * num_probes, limit)
+
+
+def no_error_capacity(
+    F: AbstractInteraction,
+    *,
+    key: PRNGKeyArray | None = None,
+    patterns=None,
+    dim: int | None = None,
+    k_max: int | None = None,
+    seeds: int = 1,
+    k_min: int = 1,
+    chunk: int = 256,
+    block_size: int = DEFAULT_BLOCK,
+    memory_budget: int | None = None,
+) -> Int[Array, " S"]:
+    r"""No-error capacity per seed, EXACT: the largest K in [k_min, k_max] for which all of the
+    first K patterns are fixed points of the update (Krotov & Hopfield 2016's "no errors
+    allowed" criterion), by bisection over K.
+
+    Each candidate K checks every pattern with one field evaluation (no dynamics), ``chunk``
+    patterns at a time, and stops at the first chunk holding an unstable pattern: at most
+    4 K^2 N flops, memory O(chunk x block + block x N).
+
+    **Arguments:** as :func:`sampled_k_half` (``key`` is needed only for regenerated patterns);
+    ``chunk`` — patterns checked per field evaluation.
+
+    **Returns:** (S,) int array.
+
+    **Raises:** ``ValueError`` naming ``k_min`` when the patterns are not all stable already at
+    k_min, ``k_max`` when they are all stable at k_max (the pool cannot answer), and
+    ``memory_budget`` when it cannot be met.
+    """
+    check_positive_int(chunk, "chunk")
+    if patterns is None and key is None:
+        raise ValueError("`key` is required for regenerated patterns (`patterns=None`)")
+    src, _ = _sources(patterns, key, seeds, k_max, dim, block_size)
+    k_lo, k_hi = _bounds(k_min, k_max, src.num_patterns)
+
+    def run(F, src, lo, hi):
+        return jax.vmap(lambda s: _no_error_one(F, s, lo, hi, chunk))(src)
+
+    args = (F, src, jnp.int32(k_lo), jnp.int32(k_hi))
+    dyn, static = eqx.partition(args, eqx.is_array)
+    f = lambda d: run(*eqx.combine(d, static))  # noqa: E731
+    compiled = _compile_within(f, (dyn,), memory_budget, "this no-error capacity search")
+    k, _ = compiled(dyn)
+    if bool(jnp.any(k < k_lo)):
+        raise ValueError(f"`k_min` = {k_lo} is too large: some patterns are unstable already")
+    if bool(jnp.any(k >= k_hi)):
+        raise ValueError(
+            f"`k_max` = {k_hi} (the pattern pool) cannot answer: all patterns are still stable "
+            f"at k_max; use a larger pool / `k_max`"
+        )
+    return k
