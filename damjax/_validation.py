@@ -50,6 +50,19 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _as_number(value, name: str):
+    """``value`` unchanged if it is an array or tracer, else as a NumPy array; a clear TypeError
+    naming ``name`` for anything that is not numeric (None, strings, objects)."""
+    if not hasattr(value, "dtype"):
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"`{name}` must be a number; got {value!r}") from e
+    if not (jnp.issubdtype(value.dtype, jnp.number) or jnp.issubdtype(value.dtype, jnp.bool_)):
+        raise TypeError(f"`{name}` must be a number; got {value!r}")
+    return value
+
+
 def check_finite_scalar(value, name: str, *, positive: bool = False):
     """Check a (possibly traced) scalar; value checks only when concrete."""
     if is_concrete(value):
@@ -89,6 +102,7 @@ def check_real_matrix(x, name: str, shape_doc: str):
 def check_positive_scalar(value, name: str, dtype=None):
     """``value`` as a float scalar array (``dtype``, default the default float) that must be a
     scalar, and finite and > 0 (checked when concrete; traced values pass through converted)."""
+    value = _as_number(value, name)
     if jnp.ndim(value) != 0:
         raise ValueError(f"`{name}` must be a scalar; got shape {jnp.shape(value)}")
     check_finite_scalar(value, name, positive=True)
