@@ -121,3 +121,27 @@ def test_exponential_beta_checks():
     with pytest.raises((TypeError, ValueError), match="beta"):
         dj.Exponential(None)
     dj.Exponential(np.float32(1.5))
+
+
+@pytest.mark.parametrize("beta", [1e30, 3e38])
+def test_softmax_models_finite_at_huge_beta(beta):
+    # were NaN at beta >= 1e30 (beta * m overflowed before the max was subtracted)
+    key = jax.random.key(7)
+    X = jax.random.normal(key, (10, 16))
+    q = X[:3] + 0.3 * jax.random.normal(jax.random.key(8), (3, 16))
+    Xd, qd = np.asarray(X, np.float64), np.asarray(q, np.float64)
+    mh = dj.ModernHopfield(X, beta)
+    nearest_dot = Xd[np.argmax(qd @ Xd.T, axis=1)]  # the beta -> inf limit of the update
+    np.testing.assert_allclose(np.asarray(mh.update(q)), nearest_dot, rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(np.asarray(jax.vmap(mh.energy)(q))))
+    out = dj.retrieve(mh, q, rule=dj.Sync(tol=1e-6))
+    assert bool(jnp.all(out.converged)) and np.all(np.isfinite(np.asarray(out.states)))
+    ed = dj.ExpDAM(X, beta)
+    d2 = ((qd[:, None, :] - Xd[None]) ** 2).sum(-1)
+    nearest = Xd[np.argmin(d2, axis=1)]
+    np.testing.assert_allclose(np.asarray(jax.vmap(ed.update)(q)), nearest, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(jax.vmap(ed.energy)(q)), 0.5 * d2.min(1), rtol=1e-4, atol=1e-4
+    )
+    out = dj.retrieve(ed, q, rule=dj.Sync(tol=1e-6))
+    assert np.all(np.isfinite(np.asarray(out.states)))
