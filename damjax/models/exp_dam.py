@@ -66,7 +66,7 @@ class ExpDAM(AbstractContinuousMemory, AbstractPatternMemory):
     def log_kernel_sum(self, state: Float[Array, " D"]) -> Scalar:
         r""":math:`\log\sum_\mu \exp(-\frac{\beta}{2}\lVert x-\xi_\mu\rVert^2)` (log domain)."""
         sq = self.sq_distances(state)
-        near = jnp.min(sq)
+        near = jax.lax.stop_gradient(jnp.min(sq))  # the shift cancels; gradient through lse only
         return -0.5 * self.beta * near + jax.nn.logsumexp(self._shifted_logits(sq))
 
     def _shifted_logits(self, sq):
@@ -77,7 +77,8 @@ class ExpDAM(AbstractContinuousMemory, AbstractPatternMemory):
     def energy(self, state: Float[Array, " D"]) -> Scalar:
         r""":math:`E(x) = -\beta^{-1}\log\sum_\mu \exp(-\frac{\beta}{2}\lVert x-\xi_\mu\rVert^2)`."""
         sq = self.sq_distances(state)
-        return 0.5 * jnp.min(sq) - jax.nn.logsumexp(self._shifted_logits(sq)) / self.beta
+        near = jax.lax.stop_gradient(jnp.min(sq))  # the shift cancels; gradient through lse only
+        return 0.5 * near - jax.nn.logsumexp(self._shifted_logits(sq)) / self.beta
 
     def weights(self, state: Float[Array, " D"]) -> Float[Array, " K"]:
         r"""Softmax weights :math:`p_\mu(x)` of the memories."""
