@@ -145,3 +145,35 @@ def test_softmax_models_finite_at_huge_beta(beta):
     )
     out = dj.retrieve(ed, q, rule=dj.Sync(tol=1e-6))
     assert np.all(np.isfinite(np.asarray(out.states)))
+
+
+@pytest.mark.parametrize(
+    "F, N", [(dj.Exponential(1.0), 100), (dj.Exponential(50.0), 200), (dj.Polynomial(30), 1000)],
+    ids=repr,
+)
+def test_recorded_energies_usable_at_large_n_and_beta(F, N):
+    # `energies` overflow to -inf here (already Exponential(1) at N = 100); the scaled trace and
+    # its log-scales stay finite and show that asynchronous dynamics never increase the energy
+    X = dj.patterns.random_binary(jax.random.key(11), 6, N)
+    cues = dj.patterns.flip(jax.random.key(12), X, 0.3)
+    model = dj.BinaryDAM(X, F)
+    for rule in (dj.Async(), dj.Sync()):
+        out = dj.retrieve(model, cues, rule=rule, max_steps=20, record_energy=True)
+        e, ls = np.asarray(out.scaled_energies), np.asarray(out.energy_log_scales)
+        steps = np.asarray(out.steps)
+        for b in range(cues.shape[0]):
+            n = steps[b] + 1
+            assert np.all(np.isfinite(e[b, :n])) and np.all(np.isfinite(ls[b, :n]))
+            assert np.all(e[b, :n] < 0)
+            assert np.all(np.isnan(e[b, n:]))
+            log_mag = np.log(-e[b, :n].astype(np.float64)) + ls[b, :n]  # log|E_t|, E_t < 0
+            # first entry = float64 energy of the cue
+            m = np.asarray(X, np.float64) @ np.asarray(cues[b], np.float64)
+            if isinstance(F, dj.Exponential):
+                ref = np.log(np.sum(np.exp(F.beta.item() * (m - m.max())))) + F.beta.item() * m.max()
+            else:
+                c = np.abs(m).max()
+                ref = np.log(np.sum((m / c) ** 30)) + 30 * np.log(c)
+            np.testing.assert_allclose(log_mag[0], ref, rtol=1e-5)
+            if isinstance(rule, dj.Async):
+                assert np.all(np.diff(log_mag) >= -1e-5 * np.abs(log_mag[1:]))

@@ -21,13 +21,21 @@ class Retrieval(eqx.Module):
     * ``steps`` — steps taken per cue (sweeps for ``Async``, updates for ``Sync``).
     * ``converged`` — True where a fixed point was reached within ``max_steps``.
     * ``energies`` — with ``record_energy=True``: energy before the first and after every step,
-      shape (..., max_steps + 1), padded with NaN after convergence; otherwise ``None``.
+      shape (..., max_steps + 1), padded with NaN after convergence; otherwise ``None``. In true
+      units, so it overflows to -inf where the energy exceeds the dtype (large degree n or beta).
+    * ``scaled_energies``, ``energy_log_scales`` — with ``record_energy=True`` (discrete rules):
+      the same trace as ``E_t = scaled_energies[t] * exp(energy_log_scales[t])``, both finite at
+      any n or beta (the model's ``scaled_energy``; log-scale 0 for models without one). To check
+      monotonicity without overflow compare ``log|E_t| = log|scaled| + log_scale`` (DAM energies
+      are negative), or ``scaled_energies[t + 1] * exp(L_{t+1} - L_t)`` with ``scaled_energies[t]``.
     """
 
     states: Float[Array, "*B N"]
     steps: Int[Array, "*B"]
     converged: Bool[Array, "*B"]
     energies: Float[Array, "*B T"] | None = None
+    scaled_energies: Float[Array, "*B T"] | None = None
+    energy_log_scales: Float[Array, "*B T"] | None = None
 
 
 class AbstractRule(eqx.Module):
@@ -53,18 +61,49 @@ class AbstractRule(eqx.Module):
         return False
 
 
+def scaled_energy_fn(model):
+    """``state -> (E exp(-L), L)``: the model's ``scaled_energy`` where it has one (finite at any
+    degree or beta), else ``(energy, 0)``."""
+    f = getattr(model, "scaled_energy", None)
+    if f is not None:
+        return f
+    return lambda s: (model.energy(s), jnp.zeros((), jnp.result_type(float)))
+
+
+def _energy_trace(energy, state, max_steps):
+    """Buffers ``(scaled, log_scale)`` of length ``max_steps + 1`` with entry 0 set."""
+    dtype = jnp.result_type(float)
+    out = energy(state)
+    e, ls = out if isinstance(out, tuple) else (out, jnp.zeros((), dtype))
+    buf = jnp.full((max_steps + 1,), jnp.nan, dtype)
+    return buf.at[0].set(e), buf.at[0].set(ls)
+
+
+def _set_energy(trace, t, energy, state):
+    out = energy(state)
+    e, ls = out if isinstance(out, tuple) else (out, jnp.zeros((), trace[0].dtype))
+    return trace[0].at[t].set(e), trace[1].at[t].set(ls)
+
+
+def _energy_fields(trace):
+    """``energies`` (true units), ``scaled_energies``, ``energy_log_scales`` of a trace."""
+    if trace is None:
+        return {}
+    from ..interactions import unscale
+
+    return dict(
+        energies=unscale(trace[0], trace[1]), scaled_energies=trace[0], energy_log_scales=trace[1]
+    )
+
+
 def iterate_to_fixed_point(step, energy, state, *, max_steps: int, record_energy: bool, converged):
     """Apply ``step`` until ``converged(old, new)`` or ``max_steps``; shared by all rules.
 
-    ``step(state, t) -> new_state``; ``energy(state) -> scalar``. Returns a :class:`Retrieval`.
-    Implemented with ``lax.while_loop``; the energy trace is a fixed-size buffer.
+    ``step(state, t) -> new_state``; ``energy(state) -> scalar`` or ``(scaled, log_scale)`` (see
+    :func:`scaled_energy_fn`). Returns a :class:`Retrieval`. Implemented with ``lax.while_loop``;
+    the energy trace is a fixed-size buffer.
     """
-    dtype = jnp.result_type(float)
-    trace0 = (
-        jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(energy(state))
-        if record_energy
-        else None
-    )
+    trace0 = _energy_trace(energy, state, max_steps) if record_energy else None
 
     def cond(carry):
         _, t, done, _ = carry
@@ -75,12 +114,12 @@ def iterate_to_fixed_point(step, energy, state, *, max_steps: int, record_energy
         new = step(s, t)
         done = converged(s, new)
         if record_energy:
-            trace = trace.at[t + 1].set(energy(new))
+            trace = _set_energy(trace, t + 1, energy, new)
         return new, t + 1, done, trace
 
     init = (state, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace0)
     s, t, done, trace = jax.lax.while_loop(cond, body, init)
-    return Retrieval(states=s, steps=t, converged=done, energies=trace)
+    return Retrieval(states=s, steps=t, converged=done, **_energy_fields(trace))
 
 
 @eqx.filter_jit

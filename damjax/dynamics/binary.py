@@ -8,7 +8,15 @@ import jax
 import jax.numpy as jnp
 
 from ..models._base import AbstractBinaryMemory
-from ._base import AbstractRule, Retrieval, iterate_to_fixed_point
+from ._base import (
+    AbstractRule,
+    Retrieval,
+    _energy_fields,
+    _energy_trace,
+    _set_energy,
+    iterate_to_fixed_point,
+    scaled_energy_fn,
+)
 
 
 def _within(tol):
@@ -30,7 +38,7 @@ class Sync(AbstractRule):
     def run(self, model, state, *, key, max_steps, record_energy):
         return iterate_to_fixed_point(
             lambda s, t: model.update(s),
-            model.energy,
+            scaled_energy_fn(model),
             state,
             max_steps=max_steps,
             record_energy=record_energy,
@@ -47,7 +55,7 @@ class OneStep(AbstractRule):
     def run(self, model, state, *, key, max_steps, record_energy):
         return iterate_to_fixed_point(
             lambda s, t: model.update(s),
-            model.energy,
+            scaled_energy_fn(model),
             state,
             max_steps=1,
             record_energy=record_energy,
@@ -88,7 +96,6 @@ class Async(AbstractRule):
 
     def run(self, model, state, *, key, max_steps, record_energy) -> Retrieval:
         n = state.shape[-1]
-        dtype = jnp.result_type(float)
         model = model.async_prepare()
 
         def sweep(carry):
@@ -123,7 +130,7 @@ class Async(AbstractRule):
             any_flip = jnp.any(out != s)
             s = out
             if record_energy:
-                trace = trace.at[t + 1].set(model.aux_energy(aux, s))
+                trace = _set_energy(trace, t + 1, aux_energy, (aux, s))
             return s, aux, t + 1, ~any_flip, trace
 
         def cond(carry):
@@ -131,11 +138,13 @@ class Async(AbstractRule):
             return (~done) & (t < max_steps)
 
         aux = model.async_init(state)
-        trace = (
-            jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(model.aux_energy(aux, state))
-            if record_energy
-            else None
-        )
+        scaled_aux = getattr(model, "aux_scaled_energy", None)
+
+        def aux_energy(pair):
+            a, st = pair
+            return model.aux_energy(a, st) if scaled_aux is None else scaled_aux(a, st)
+
+        trace = _energy_trace(aux_energy, (aux, state), max_steps) if record_energy else None
         init = (state, aux, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace)
         s, _, t, done, trace = jax.lax.while_loop(cond, sweep, init)
-        return Retrieval(states=s, steps=t, converged=done, energies=trace)
+        return Retrieval(states=s, steps=t, converged=done, **_energy_fields(trace))

@@ -273,6 +273,11 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         g0, g1, _ = self._field_terms(m, ls)
         return m, ls, jnp.log(self._tie_magnitude(g0, g1, halves=True)) + ls
 
+    def aux_scaled_energy(self, aux, state=None) -> tuple[Scalar, Scalar]:
+        """``scaled_energy`` from the auxiliary overlaps (for energy traces at any n or beta)."""
+        m = aux[0] if isinstance(aux, tuple) else aux
+        return self._scaled_energy_from_overlaps(m)
+
     def aux_energy(self, aux, state=None) -> Scalar:
         m = aux[0] if isinstance(aux, tuple) else aux
         e, ls = self._scaled_energy_from_overlaps(m)
