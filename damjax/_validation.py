@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -63,18 +64,62 @@ def _as_number(value, name: str):
     return value
 
 
-def check_finite_scalar(value, name: str, *, positive: bool = False):
+def check_finite_scalar(value, name: str, *, positive: bool = False, nonnegative: bool = False):
     """Check a (possibly traced) scalar; value checks only when concrete."""
-    if is_concrete(value):
-        v = float(np.asarray(value))
+    arr = _as_number(value, name)
+    if jnp.ndim(arr) != 0:
+        raise ValueError(f"`{name}` must be a scalar; got shape {jnp.shape(arr)}")
+    if is_concrete(arr):
+        v = float(np.asarray(arr))
         if not math.isfinite(v):
             raise ValueError(f"`{name}` must be a finite number; got {v}")
         if positive and v <= 0:
             raise ValueError(f"`{name}` must be > 0; got {v}")
+        if nonnegative and v < 0:
+            raise ValueError(f"`{name}` must be >= 0; got {v}")
     return value
 
 
+def check_key(key, name: str = "key"):
+    """Check that ``key`` is a JAX PRNG key (``jax.random.key(0)``, or a legacy uint32 (2,)
+    ``jax.random.PRNGKey`` array); a clear TypeError otherwise (an int crashed inside JAX)."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        return key
+    if dtype == jnp.uint32 and jnp.shape(key)[-1:] == (2,):
+        return key
+    raise TypeError(
+        f"`{name}` must be a PRNG key from jax.random.key(seed) (e.g. jax.random.key(0)); "
+        f"got {type(key).__name__} {key!r}"[:200]
+    )
+
+
+def check_binary_values(x, name: str = "cues"):
+    """Check (when concrete) that every entry of ``x`` is +1 or -1 (NaN, inf, 0/1 and 0.5
+    are rejected); bool arrays are converted (True -> +1, False -> -1), integer ones to float.
+    Returns the float array."""
+    arr = jnp.asarray(x)
+    if arr.dtype == jnp.bool_:
+        return jnp.where(arr, 1.0, -1.0).astype(jnp.result_type(float))
+    if not (jnp.issubdtype(arr.dtype, jnp.number)):
+        raise TypeError(f"`{name}` must be a numeric array of +-1; got dtype {arr.dtype}")
+    if is_concrete(arr):
+        host = np.asarray(arr)
+        ok = (host == 1) | (host == -1)
+        if not np.all(ok):
+            raise ValueError(
+                f"`{name}` must contain only +1 and -1 values (a binary model's states); found "
+                f"e.g. {host[~ok].ravel()[:3].tolist()}"
+            )
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    return arr
+
+
 def check_fraction(value, name: str = "rho"):
+    value = _as_number(value, name)
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"`{name}` must be a scalar in [0, 1]; got shape {jnp.shape(value)}")
     if is_concrete(value):
         v = float(np.asarray(value))
         if not (0.0 <= v <= 1.0) or math.isnan(v):

@@ -62,7 +62,8 @@ def test_exponential_signs_across_beta(N):
             decisive = np.abs(margin) > 1e-3
             want = np.where(margin > 0, s, -s)  # s_i h_i > 0 keeps s_i
             np.testing.assert_array_equal(
-                np.sign(np.asarray(h[b]) * s)[decisive], np.sign(margin[decisive]),
+                np.sign(np.asarray(h[b]) * s)[decisive],
+                np.sign(margin[decisive]),
                 err_msg=f"field sign, beta={beta}, N={N}, state {b}",
             )
             np.testing.assert_array_equal(
@@ -148,7 +149,8 @@ def test_softmax_models_finite_at_huge_beta(beta):
 
 
 @pytest.mark.parametrize(
-    "F, N", [(dj.Exponential(1.0), 100), (dj.Exponential(50.0), 200), (dj.Polynomial(30), 1000)],
+    "F, N",
+    [(dj.Exponential(1.0), 100), (dj.Exponential(50.0), 200), (dj.Polynomial(30), 1000)],
     ids=repr,
 )
 def test_recorded_energies_usable_at_large_n_and_beta(F, N):
@@ -170,7 +172,9 @@ def test_recorded_energies_usable_at_large_n_and_beta(F, N):
             # first entry = float64 energy of the cue
             m = np.asarray(X, np.float64) @ np.asarray(cues[b], np.float64)
             if isinstance(F, dj.Exponential):
-                ref = np.log(np.sum(np.exp(F.beta.item() * (m - m.max())))) + F.beta.item() * m.max()
+                ref = (
+                    np.log(np.sum(np.exp(F.beta.item() * (m - m.max())))) + F.beta.item() * m.max()
+                )
             else:
                 c = np.abs(m).max()
                 ref = np.log(np.sum((m / c) ** 30)) + 30 * np.log(c)

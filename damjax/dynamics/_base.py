@@ -7,8 +7,10 @@ import abc
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
+from .._validation import check_key
 from ..models._base import AbstractMemory
 
 
@@ -161,11 +163,16 @@ def retrieve(
         raise TypeError(f"`rule` must be a dynamics rule such as damjax.Sync(); got {rule!r}")
     if not isinstance(model, AbstractMemory):
         raise TypeError(f"`model` must be a damjax memory model; got {type(model).__name__}")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"`max_steps` must be an integer >= 1; got {max_steps!r}")
+    max_steps = int(max_steps)
     rule.check_model(model)
     cues = jnp.asarray(cues)
-    model.check_state(cues, "cues")
+    prepare = getattr(model, "prepare_state", None)
+    if prepare is not None:  # binary models: +-1 values checked, bool converted
+        cues = prepare(cues, "cues")
+    else:
+        model.check_state(cues, "cues")
     if cues.ndim > 2:
         raise ValueError(f"`cues` must have shape (N,) or (B, N); got {cues.shape}")
     single = cues.ndim == 1
@@ -174,6 +181,7 @@ def retrieve(
         if rule.needs_key:
             raise ValueError(f"`key` is required by rule {rule!r} (random update order)")
         key = jax.random.key(0)
+    check_key(key)
     keys = jax.random.split(key, batch.shape[0])
     out = _retrieve_batched(model, batch, rule, keys, max_steps, record_energy)
     if single:

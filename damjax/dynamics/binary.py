@@ -7,6 +7,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
+from .._validation import check_finite_scalar
 from ..models._base import AbstractBinaryMemory
 from ._base import (
     AbstractRule,
@@ -17,6 +18,11 @@ from ._base import (
     iterate_to_fixed_point,
     scaled_energy_fn,
 )
+
+
+def _check_tol(tol):
+    """``tol`` must be a finite number >= 0 (NaN or a negative tolerance never converges)."""
+    check_finite_scalar(tol, "tol", nonnegative=True)
 
 
 def _within(tol):
@@ -35,6 +41,9 @@ class Sync(AbstractRule):
 
     tol: float = 0.0
 
+    def __check_init__(self):
+        _check_tol(self.tol)
+
     def run(self, model, state, *, key, max_steps, record_energy):
         return iterate_to_fixed_point(
             lambda s, t: model.update(s),
@@ -51,6 +60,9 @@ class OneStep(AbstractRule):
     (within ``tol``), i.e. whether the cue was already a fixed point; ``max_steps`` is ignored."""
 
     tol: float = 0.0
+
+    def __check_init__(self):
+        _check_tol(self.tol)
 
     def run(self, model, state, *, key, max_steps, record_energy):
         return iterate_to_fixed_point(

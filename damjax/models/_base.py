@@ -15,7 +15,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Int, Scalar
-from .._validation import check_state_width
+from .._validation import check_binary_values, check_state_width
 
 
 class AbstractMemory(eqx.Module):
@@ -89,7 +89,14 @@ class AbstractBinaryMemory(AbstractMemory):
         """Energy from the auxiliary quantities (cheap, for energy traces)."""
 
     def check_state(self, state, name: str = "cues"):
+        """Width, and (when concrete) values: every entry must be +1 or -1."""
         super().check_state(state, name)
+        check_binary_values(state, name)
+
+    def prepare_state(self, state, name: str = "cues"):
+        """``state`` checked (:meth:`check_state`) and as float +-1 (bool: True -> +1)."""
+        check_state_width(state, self.dim, name)
+        return check_binary_values(state, name)
 
 
 def sign_keep_ties(field, state, tol=0.0):

@@ -112,7 +112,8 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         return state @ self.patterns.T
 
     def _weights(self, x):
-        return x if self.mask is None else x * self.mask
+        # where, not a product: a masked-out term may be inf (0 * inf = NaN)
+        return x if self.mask is None else jnp.where(self.mask > 0, x, 0.0)
 
     def energy(self, state: Float[Array, " N"]) -> Scalar:
         r""":math:`E = -\sum_\mu F(\xi^\mu\cdot s)`, via the rescaled F (finite whenever E is)."""

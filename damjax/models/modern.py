@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar
-from .._validation import check_positive_scalar, check_real_matrix
+from .._validation import check_positive_scalar, check_real_matrix, check_state_width
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
 
@@ -55,6 +55,7 @@ class ModernHopfield(AbstractContinuousMemory, AbstractPatternMemory):
 
     def overlaps(self, state: Float[Array, "*B d"]) -> Float[Array, "*B K"]:
         r""":math:`X^T\xi`: the inner products of the state with every pattern."""
+        check_state_width(state, self.dim, "state")
         return jnp.matmul(state, self.patterns.T, precision=_HI)
 
     def probabilities(self, state: Float[Array, "*B d"]) -> Float[Array, "*B K"]:
