@@ -11,6 +11,17 @@ import numpy as np
 from ._custom_types import is_concrete
 
 
+class InputError(ValueError):
+    """Bad input to damjax (an argument, a config file, a store folder): the message names it
+    and says what was expected. A ``ValueError``, so ``except ValueError`` catches it (the
+    command line turns it into one line and exit status 2)."""
+
+
+class ExperimentOutputError(InputError, TypeError):
+    """A sweep experiment returned something other than a non-empty dict of 0-d numbers (also a
+    ``TypeError``, as before)."""
+
+
 def check_binary_patterns(patterns, name: str = "patterns"):
     """Return ``patterns`` as a float array after checking it is a 2-D (K, N) array of +-1."""
     arr = patterns if hasattr(patterns, "shape") else np.asarray(patterns)

@@ -3,9 +3,12 @@ vmapped call, shard the batch over the local devices, and stream the rows into t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import math
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,9 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
 
+from .._validation import ExperimentOutputError, InputError
 from ._experiment import Experiment, get_experiment
 from ._grid import Grid
-from ._store import KEY_COLUMNS, scan, write_json_atomic, write_part
+from ._store import (
+    KEY_COLUMNS,
+    StoreError,
+    clean_temporaries,
+    record_grid,
+    scan,
+    store_lock,
+    write_json_atomic,
+    write_part,
+)
 
 __all__ = ["SweepResult", "compilation_count", "parse_shard", "point_id", "run"]
 
@@ -34,7 +47,12 @@ META_COLUMNS = (
     "timestamp",
     "shard",
     "process_index",
+    "key_scheme",
 )
+
+# how a row's PRNG key is derived from (seed, point id): 2 = all 64 bits of the id folded in as
+# two 32-bit words (1, before: the first 28 bits only, so two points could share a key)
+KEY_SCHEME = 2
 
 # compiled batched functions, reused across points, groups and runs in one process
 _CACHE: dict[tuple, Any] = {}
@@ -126,16 +144,21 @@ def _dtype_of(t: type):
     return {float: np.float32, int: np.int32, bool: np.bool_}.get(t)
 
 
+def point_words(pid: str) -> tuple[int, int]:
+    """The 64-bit point id as two unsigned 32-bit words (folded into the row's key)."""
+    return int(pid[:8], 16), int(pid[8:16], 16)
+
+
 def _build(exp: Experiment, static_cfg: dict, dyn_names: tuple, common_keys: bool, mesh):
     def one(seed, phash, dyn):
         key = jax.random.key(seed)
         if not common_keys:
-            key = jax.random.fold_in(key, phash)
+            key = jax.random.fold_in(jax.random.fold_in(key, phash[0]), phash[1])
         cfg = dict(static_cfg)
         cfg.update(dyn)
         out = exp.fn(cfg, key)
         if not isinstance(out, Mapping) or not out:
-            raise TypeError(
+            raise ExperimentOutputError(
                 f"experiment {exp.name!r} must return a non-empty dict of scalars; got "
                 f"{type(out).__name__}"
             )
@@ -143,8 +166,9 @@ def _build(exp: Experiment, static_cfg: dict, dyn_names: tuple, common_keys: boo
         for k, v in out.items():
             v = jnp.asarray(v)
             if v.shape != ():
-                raise TypeError(
-                    f"experiment {exp.name!r} returned a non-scalar for {k!r}: shape {v.shape}"
+                raise ExperimentOutputError(
+                    f"experiment {exp.name!r} returned a non-scalar for {k!r}: shape {v.shape} "
+                    f"(every value must be a 0-d number)"
                 )
             res[str(k)] = v
         return res
@@ -218,9 +242,12 @@ def run(
     exp = get_experiment(experiment)
     si, sn = parse_shard(shard)
     if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
     ):
         raise ValueError(f"`batch_size` must be None or an integer >= 1; got {batch_size!r}")
+    _check_flush(flush_seconds, flush_rows)
     if batch_size is None:
         batch_size = len(grid.seeds)
     devices = list(jax.local_devices() if devices is None else devices)
@@ -234,8 +261,10 @@ def run(
     configs: list[dict] = []
     ids: list[str] = []
     j = 0
+    all_ids: list[str] = []
     for idx, pt in enumerate(grid.points()):
         cfg = exp.resolve(pt, where=f"grid point {idx} {pt}")
+        all_ids.append(point_id(cfg))
         if idx % sn != si:
             continue
         j += 1
@@ -245,18 +274,77 @@ def run(
             if k in META_COLUMNS:
                 raise ValueError(f"axis name {k!r} clashes with a metadata column of the store")
         configs.append(cfg)
-        ids.append(point_id(cfg))
+        ids.append(all_ids[-1])
 
     root = Path(out) if out is not None else None
+    lock = contextlib.nullcontext()
+    if root is not None:
+        _prepare_store(root, exp, grid)
+        lock = store_lock(root, f"s{si}of{sn}-p{pidx}")
+    with lock:
+        return _run_locked(
+            grid, exp, root, configs, ids, all_ids, devices, ndev, mesh, si, sn, pidx, pcount,
+            batch_size, progress, flush_seconds, flush_rows, t_start,
+        )  # fmt: skip
+
+
+def _check_flush(flush_seconds, flush_rows) -> None:
+    if (
+        isinstance(flush_seconds, bool)
+        or not isinstance(flush_seconds, (int, float, np.integer, np.floating))
+        or not math.isfinite(flush_seconds)
+        or flush_seconds < 0
+    ):
+        raise InputError(
+            f"`flush_seconds` must be a finite number >= 0 (seconds between writes); "
+            f"got {flush_seconds!r}"
+        )
+    if (
+        isinstance(flush_rows, bool)
+        or not isinstance(flush_rows, (int, np.integer))
+        or flush_rows < 1
+    ):
+        raise InputError(f"`flush_rows` must be an integer >= 1; got {flush_rows!r}")
+
+
+def _prepare_store(root: Path, exp: Experiment, grid: Grid) -> None:
+    """Check that ``root`` can be a sweep store (a folder, writable) and create it.
+
+    **Raises:** :class:`StoreError` naming ``out``."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"`out` = {root} is an existing file, not a folder (sweep store)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"`out` = {root}: cannot create the store folder ({e.strerror})") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise StoreError(f"`out` = {root}: the store folder is not writable")
+
+
+def _run_locked(
+    grid, exp, root, configs, ids, all_ids, devices, ndev, mesh, si, sn, pidx, pcount,
+    batch_size, progress, flush_seconds, flush_rows, t_start,
+):  # fmt: skip
     corrupt: list[Path] = []
     done: set = set()
     if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-        done, corrupt = scan(root)
-        write_json_atomic(
-            root / "sweep.json",
-            {"experiment": exp.name, "grid": grid.to_dict(), "shard": f"{si}/{sn}", **_versions()},
-        )
+        clean_temporaries(root)
+        done, corrupt = scan(root, experiment=exp)
+        try:
+            gid = record_grid(root, exp.name, grid.to_dict(), all_ids, list(grid.seeds))
+            write_json_atomic(
+                root / "sweep.json",
+                {
+                    "experiment": exp.name,
+                    "grid": grid.to_dict(),
+                    "grid_id": gid,
+                    "shard": f"{si}/{sn}",
+                    "key_scheme": KEY_SCHEME,
+                    **_versions(),
+                },
+            )
+        except OSError as e:
+            raise StoreError(f"`out` = {root}: cannot write sweep.json ({e.strerror})") from None
 
     # 2. group rows by static values
     groups: dict[tuple, list[tuple[int, int]]] = {}
@@ -284,6 +372,7 @@ def run(
         "num_devices": ndev,
         "shard": f"{si}/{sn}",
         "process_index": pidx,
+        "key_scheme": KEY_SCHEME,
     }
     tag = f"s{si}of{sn}-p{pidx}"
     traces0 = _TRACES[0]
@@ -300,7 +389,12 @@ def run(
             if root is None:
                 tables.append(table)
             else:
-                files.append(write_part(root, table, tag))
+                try:
+                    files.append(write_part(root, table, tag))
+                except OSError as e:
+                    raise StoreError(
+                        f"`out` = {root}: cannot write a result file ({e.strerror})"
+                    ) from None
         buffer, buffered, last_flush = [], 0, time.perf_counter()
 
     from tqdm.auto import tqdm
@@ -331,7 +425,7 @@ def run(
                     m = len(chunk)
                     padded = chunk + [chunk[-1]] * (cs - m)
                     seeds = np.array([s for _, s in padded], np.int32)
-                    phash = np.array([int(ids[p][:7], 16) for p, _ in padded], np.int32)
+                    phash = np.array([point_words(ids[p]) for p, _ in padded], np.uint32)
                     dyn = {
                         k: np.array(
                             [configs[p][k] for p, _ in padded],
