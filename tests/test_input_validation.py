@@ -15,9 +15,7 @@ def dam():
     return X, dj.BinaryDAM(X, dj.Polynomial(3))
 
 
-@pytest.mark.parametrize(
-    "bad", [np.nan, np.inf, 0.5, 0.0], ids=["nan", "inf", "half", "zero"]
-)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.5, 0.0], ids=["nan", "inf", "half", "zero"])
 def test_binary_cues_must_be_pm1(dam, bad):
     X, model = dam
     cues = np.array(X[:2])

@@ -27,6 +27,7 @@ from ._store import (
     StoreError,
     clean_temporaries,
     record_grid,
+    result_schema,
     scan,
     store_lock,
     write_json_atomic,
@@ -329,7 +330,8 @@ def _run_locked(
     done: set = set()
     if root is not None:
         clean_temporaries(root)
-        done, corrupt = scan(root, experiment=exp)
+        results = result_schema(exp, configs[0]) if configs else None
+        done, corrupt = scan(root, experiment=exp, results=results)
         try:
             gid = record_grid(root, exp.name, grid.to_dict(), all_ids, list(grid.seeds))
             write_json_atomic(

@@ -103,7 +103,38 @@ def _type_ok(t: pa.DataType, py: type) -> bool:
     return True
 
 
-def _check_schema(table: pa.Table, experiment=None) -> None:
+def result_schema(experiment, config: dict) -> dict[str, type] | None:
+    """The result columns ``experiment`` declares, ``{name: bool | int | float}``, from its
+    output for ``config`` (abstract evaluation with ``jax.eval_shape``: nothing is computed).
+    ``None`` when it cannot be traced here (the run reports the error itself)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    static = {k: v for k, v in config.items() if experiment.is_static(k, v)}
+    dyn = {k: np.asarray(v) for k, v in config.items() if k not in static}
+
+    def f(dyn, key):
+        return experiment.fn({**static, **dyn}, key)
+
+    try:
+        out = jax.eval_shape(f, dyn, jax.random.key(0))
+    except Exception:  # noqa: BLE001
+        return None
+    if not isinstance(out, dict):
+        return None
+    kinds = {}
+    for k, v in out.items():
+        dt = getattr(v, "dtype", None)
+        if dt is None:
+            return None
+        kinds[str(k)] = (
+            bool if dt == jnp.bool_ else int if jnp.issubdtype(dt, jnp.integer) else float
+        )
+    return kinds
+
+
+def _check_schema(table: pa.Table, experiment=None, results: dict | None = None) -> None:
     """Key / metadata column types, and (``experiment`` given) its declared parameters."""
     missing = [c for c in KEY_COLUMNS if c not in table.column_names]
     if missing:
@@ -126,16 +157,29 @@ def _check_schema(table: pa.Table, experiment=None) -> None:
                 f"parameter column {name!r} has type {schema.field(name).type}, expected "
                 f"{py.__name__}"
             )
-    for f in schema:
-        if f.name in _META_TYPES or (experiment.params and f.name in experiment.params):
-            continue
+    if experiment.params is None:
+        return  # any axis accepted: parameter and result columns cannot be told apart
+    found = [f for f in schema if f.name not in _META_TYPES and f.name not in experiment.params]
+    for f in found:
         t = f.type
         if not (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t)):
-            if experiment.params is not None:  # every non-parameter column is a result
-                raise ValueError(f"result column {f.name!r} has non-numeric type {t}")
+            raise ValueError(f"result column {f.name!r} has non-numeric type {t}")
+    if results is not None:
+        names = {f.name for f in found}
+        if names != set(results):
+            raise ValueError(
+                f"result columns {sorted(names)} differ from those experiment "
+                f"{experiment.name!r} returns {sorted(results)}"
+            )
+        for f in found:
+            if not _type_ok(f.type, results[f.name]):
+                raise ValueError(
+                    f"result column {f.name!r} has type {f.type}, expected "
+                    f"{results[f.name].__name__}"
+                )
 
 
-def _read_verified(path: Path, experiment=None) -> pa.Table:
+def _read_verified(path: Path, experiment=None, results: dict | None = None) -> pa.Table:
     """Read a part file in full and verify it: its content hash (in the name), page checksums,
     the row count, the key / metadata column types and the experiment's declared schema."""
     data = path.read_bytes()
@@ -149,7 +193,7 @@ def _read_verified(path: Path, experiment=None) -> pa.Table:
         raise ValueError("missing damjax row-count metadata (not written by damjax.sweep?)")
     if int(meta[_ROWS_META]) != table.num_rows:
         raise ValueError(f"row count {table.num_rows} != recorded {int(meta[_ROWS_META])}")
-    _check_schema(table, experiment)
+    _check_schema(table, experiment, results)
     return table
 
 
@@ -173,11 +217,12 @@ def _quarantine(root: Path, path: Path) -> Path | None:
     return target
 
 
-def scan(root: str | Path, *, quarantine: bool = True, experiment=None):
+def scan(root: str | Path, *, quarantine: bool = True, experiment=None, results=None):
     """Collect the finished rows of a store, verifying every file.
 
     **Arguments:** ``experiment`` — an :class:`Experiment`: its parts are also checked against its
-    declared parameters and types.
+    declared parameters and types, and (``results``, from :func:`result_schema`) against the
+    names and types of the results it returns.
 
     **Returns:** ``(done, corrupt)``: the set of ``(experiment, point_id, seed)`` keys present and
     the list of corrupt files found. Corrupt files are reported with a
@@ -189,7 +234,7 @@ def scan(root: str | Path, *, quarantine: bool = True, experiment=None):
     corrupt: list[Path] = []
     for path in part_files(root):
         try:
-            table = _read_verified(path, experiment)
+            table = _read_verified(path, experiment, results)
         except FileNotFoundError:
             continue  # quarantined by another process meanwhile
         except Exception as e:  # noqa: BLE001 - any read failure means a corrupt file
