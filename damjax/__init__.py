@@ -27,6 +27,8 @@ from . import reproduce as reproduce
 from . import spherical as spherical
 from . import states as states
 from . import sweep as sweep
+from ._validation import InputError as InputError
+from ._validation import check_traced_values as check_traced_values
 from .dynamics import ODE as ODE
 from .dynamics import AbstractRule as AbstractRule
 from .dynamics import Async as Async

@@ -10,6 +10,47 @@ import numpy as np
 
 from ._custom_types import is_concrete
 
+_TRACED = [False]
+
+
+def check_traced_values(enabled: bool = True) -> bool:
+    """Also check *values* of traced inputs (under ``jit`` / ``vmap``), at run time.
+
+    By default value checks (cues are +-1, patterns are +-1 / finite, cues of continuous models
+    are finite) run only on concrete inputs; inside ``jit`` they cannot see the values, and a NaN
+    cue would come back as a silent NaN. With this on, such inputs get an ``eqx.error_if`` check
+    that raises at run time (an ``EquinoxRuntimeError`` naming the argument); it costs one
+    reduction over the input. Takes effect for functions traced after the call. Returns the
+    previous setting.
+    """
+    prev = _TRACED[0]
+    _TRACED[0] = bool(enabled)
+    return prev
+
+
+def _traced_check(arr, bad, message: str):
+    """``arr`` with an ``eqx.error_if(arr, bad(arr), message)`` attached when traced values are
+    checked (see :func:`check_traced_values`) and ``arr`` is a tracer."""
+    if _TRACED[0] and not is_concrete(arr):
+        import equinox as eqx
+
+        return eqx.error_if(arr, bad(arr), message)
+    return arr
+
+
+def _not_pm1(a):
+    return jnp.any((a != 1) & (a != -1))
+
+
+def _not_finite(a):
+    return jnp.any(~jnp.isfinite(a))
+
+
+def check_finite_values(x, name: str):
+    """Traced ``x`` checked for NaN / inf at run time (only with :func:`check_traced_values`);
+    concrete values are checked by the callers' own checks."""
+    return _traced_check(x, _not_finite, f"`{name}` must contain only finite values")
+
 
 class InputError(ValueError):
     """Bad input to damjax (an argument, a config file, a store folder): the message names it
@@ -42,7 +83,7 @@ def check_binary_patterns(patterns, name: str = "patterns"):
             )
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         arr = jnp.asarray(arr, dtype=jnp.float32)
-    return jnp.asarray(arr)
+    return _traced_check(jnp.asarray(arr), _not_pm1, f"`{name}` must contain only +1 and -1 values")
 
 
 def check_state_width(state, n: int, name: str = "cues"):
@@ -124,7 +165,7 @@ def check_binary_values(x, name: str = "cues"):
             )
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         arr = arr.astype(jnp.result_type(float))
-    return arr
+    return _traced_check(arr, _not_pm1, f"`{name}` must contain only +1 and -1 values")
 
 
 def check_fraction(value, name: str = "rho"):
@@ -152,7 +193,7 @@ def check_real_matrix(x, name: str, shape_doc: str):
     arr = jnp.asarray(arr)
     if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
         raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
-    return arr
+    return check_finite_values(arr, name)
 
 
 def check_positive_scalar(value, name: str, dtype=None):

@@ -122,3 +122,31 @@ def test_numpy_scalar_normalizer():
     P = np.eye(4)
     m = dj.KernelizedHopfield(P, normalizer=np.float32(1.5))
     assert isinstance(m.normalizer, dj.Entmax) and float(m.normalizer.alpha) == 1.5
+
+
+def test_traced_values_checked_when_enabled(dam):
+    # inside jit the concrete-value checks cannot see a NaN cue; with check_traced_values on it
+    # raises at run time instead of returning a silent NaN (an EquinoxRuntimeError, wrapped by XLA)
+
+    X, model = dam
+    cues = np.array(X[:2])
+    cues[0, 0] = np.nan
+    f = jax.jit(lambda c: dj.retrieve(model, c).states)
+    assert np.isnan(np.asarray(f(cues))).any()  # the documented default: not checked
+    prev = dj.check_traced_values(True)
+    try:
+        g = jax.jit(lambda c: dj.retrieve(model, c).states)
+        with pytest.raises(Exception, match="`cues` must contain only"):
+            jax.block_until_ready(g(cues))
+        np.testing.assert_array_equal(g(np.asarray(X[:2])), dj.retrieve(model, X[:2]).states)
+        mh = dj.ModernHopfield(np.eye(3), 1.0)
+        h = jax.jit(lambda c: dj.retrieve(mh, c, rule=dj.Sync(tol=1e-6)).states)
+        with pytest.raises(Exception, match="`cues` must contain only finite"):
+            jax.block_until_ready(h(jnp.array([[np.nan, 0.0, 1.0]])))
+        # patterns built inside jit (as capacity searches do)
+        bad = jnp.asarray(X).at[0, 0].set(0.5)
+        k = jax.jit(lambda P: dj.BinaryDAM(P, dj.Polynomial(3)).energy(P[0]))
+        with pytest.raises(Exception, match="`patterns` must contain only"):
+            jax.block_until_ready(k(bad))
+    finally:
+        dj.check_traced_values(prev)

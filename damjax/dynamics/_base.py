@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
-from .._validation import check_key
+from .._validation import check_finite_values, check_key
 from ..models._base import AbstractMemory
 
 
@@ -173,6 +173,7 @@ def retrieve(
         cues = prepare(cues, "cues")
     else:
         model.check_state(cues, "cues")
+        cues = check_finite_values(cues, "cues")
     if cues.ndim > 2:
         raise ValueError(f"`cues` must have shape (N,) or (B, N); got {cues.shape}")
     single = cues.ndim == 1
