@@ -150,3 +150,11 @@ def test_traced_values_checked_when_enabled(dam):
             jax.block_until_ready(k(bad))
     finally:
         dj.check_traced_values(prev)
+
+
+def test_unknown_reproduction_is_a_value_error():
+    from damjax import reproduce
+
+    with pytest.raises(ValueError, match="unknown reproduction 'nope'; available: ") as info:
+        reproduce.get("nope")
+    assert isinstance(info.value, KeyError) and str(info.value).startswith("unknown")
