@@ -34,6 +34,8 @@ from . import reproduce as reproduce
 from . import spherical as spherical
 from . import states as states
 from . import sweep as sweep
+from ._validation import InputError as InputError
+from ._validation import check_traced_values as check_traced_values
 from .dynamics import ODE as ODE
 from .dynamics import RESULTS as RESULTS
 from .dynamics import AbstractRule as AbstractRule

@@ -52,6 +52,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._validation import InputError
+
 __all__ = [
     "Check",
     "Outcome",
@@ -240,10 +242,18 @@ def available() -> dict[str, Reproduction]:
     return _discover()
 
 
+class UnknownReproduction(InputError, KeyError):
+    """No reproduction of that name: a ``ValueError`` (the command line prints one line, exit 2)
+    and, as before, a ``KeyError``."""
+
+    __str__ = ValueError.__str__  # the message, not KeyError's quoted repr
+
+
 def get(name: str) -> Reproduction:
+    """The reproduction ``name``. **Raises:** :class:`UnknownReproduction` listing the names."""
     reps = _discover()
     if name not in reps:
-        raise KeyError(f"unknown reproduction {name!r}; available: {', '.join(reps)}")
+        raise UnknownReproduction(f"unknown reproduction {name!r}; available: {', '.join(reps)}")
     return reps[name]
 
 

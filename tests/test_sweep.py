@@ -218,7 +218,9 @@ def test_rows_match_direct_computation(toymod):
     df = sweep.run(g, toyexp.toy, None, progress=False).frame()
     for _, row in df.iterrows():
         cfg = {"N": 8, "K": 4, "rho": 0.2, "mode": "a"}
-        key = jax.random.fold_in(jax.random.key(int(row.seed)), int(sweep.point_id(cfg)[:7], 16))
+        pid = sweep.point_id(cfg)  # all 64 bits of the id, as two 32-bit words
+        key = jax.random.key(int(row.seed))
+        key = jax.random.fold_in(jax.random.fold_in(key, int(pid[:8], 16)), int(pid[8:], 16))
         direct = toyexp.toy.fn(cfg, key)
         assert np.isclose(row.score, float(direct["score"]), rtol=1e-6)
         assert row["count"] == int(direct["count"])

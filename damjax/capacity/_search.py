@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
-from .._validation import check_fraction, check_positive_int
-from ..dynamics import AbstractRule, Sync, retrieve
+from .._validation import check_binary_patterns, check_fraction, check_key, check_positive_int
 from ..components.interactions import AbstractInteraction
+from ..dynamics import AbstractRule, Sync, retrieve
 from ..models import BinaryDAM
 from ..patterns import flip
 from ._measure import _active, is_fixed_point
@@ -135,7 +135,20 @@ def capacity_search(
         raise ValueError(f"`k_max` = {k_max} exceeds the pattern pool size {kmax_avail}")
     if k_min > k_max:
         raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
+    # values are checked here, at the boundary: inside the jitted search the model is built
+    # from tracers and its own check cannot see them (a 0/1 or NaN pool gave a result before)
+    check_binary_patterns(patterns.reshape(-1, patterns.shape[-1]), "patterns")
+    if not isinstance(F, AbstractInteraction):
+        raise TypeError(
+            f"`F` must be an interaction function such as damjax.Polynomial(3); got {F!r}"
+        )
     criterion = Stable() if criterion is None else criterion
+    if not isinstance(criterion, AbstractCriterion):
+        raise TypeError(
+            f"`criterion` must be a capacity criterion such as damjax.capacity.Stable() or "
+            f"Retrieves(rho=0.1); got {criterion!r}"
+        )
+    check_key(key)
     keys = jax.random.split(key, patterns.shape[0])
     # k_min / k_max enter as arrays: other bounds reuse the same compilation
     return _search(patterns, F, criterion, keys, jnp.int32(k_min), jnp.int32(k_max))

@@ -10,7 +10,8 @@ forming ``F(x)``:
 * homogeneous F (``Polynomial``, ``RectifiedPolynomial``): ``F(c x) = c^n F(x)``, so
   ``scaled(x) = F(x / c)`` with ``c = max|m| + 2`` and ``log_scale = n log c``;
 * exponential F: log-domain, ``scaled(x) = exp(beta x - log_scale)`` with
-  ``log_scale = max(beta m) + 2|beta|``.
+  ``log_scale = max(beta m)``; its field is evaluated as two sums of positive terms
+  (:meth:`Exponential.agreement_terms`), exact in sign for any beta.
 
 Dividing every energy difference by the same positive number keeps all signs, so the dynamics are
 exact; energies in true units are ``exp(log_scale) * sum(scaled)`` (which overflows only when the
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import abc
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._custom_types import Array, Float, Scalar, is_concrete
-from .._validation import check_finite_scalar
+from .._custom_types import Array, Bool, Float, Scalar
+from .._validation import check_positive_scalar
 
 __all__ = [
     "AbstractInteraction",
@@ -56,6 +58,10 @@ class AbstractInteraction(eqx.Module):
     @abc.abstractmethod
     def scaled(self, x: Float[Array, ...], log_scale: Scalar) -> Float[Array, ...]:
         """``F(x) * exp(-log_scale)`` evaluated without overflow."""
+
+    # True for an F whose field BinaryDAM must form from ``agreement_terms`` (two positive sums
+    # per neuron) instead of ``field_terms`` (one product, cancels when F(m+2) >> F(m)).
+    separates_agreement: ClassVar[bool] = False
 
     def log_scale_after_flip(self, log_scale: Scalar) -> Scalar:
         """A log-scale still valid (an upper bound) after one neuron flip, when every overlap
@@ -215,39 +221,94 @@ class RectifiedPolynomial(AbstractHomogeneous):
         return g0, g1, ls
 
 
+def agreement_cap(dtype, k: int) -> float:
+    """``C = log(max float) - log K - 1``: terms capped at ``e^C`` never overflow in a sum of K."""
+    return math.log(float(jnp.finfo(dtype).max)) - math.log(k) - 1.0
+
+
+def _log_one_minus_exp(x):
+    """``log(1 - exp(-x))`` for ``x > 0`` without cancellation (``-expm1(-x)``)."""
+    return jnp.log(-jnp.expm1(-x))
+
+
+def _log_sinh(x):
+    """``log(sinh(x))`` for ``x > 0``, finite where ``sinh(x)`` itself overflows."""
+    return x + _log_one_minus_exp(2.0 * x) - math.log(2.0)
+
+
 class Exponential(AbstractInteraction):
     r"""``F(x) = exp(beta x)`` (Demircigil et al. 2017 use beta = 1), evaluated in the log domain.
 
-    **Arguments:** ``beta`` — finite inverse temperature (default 1).
+    **Arguments:** ``beta`` — finite inverse temperature > 0 (default 1).
+
+    The energy scale is ``log_scale(m) = max_mu beta m_mu`` (the largest term is 1). The field is
+    not formed from ``g0, g1`` (their difference cancels catastrophically once ``e^{2 beta}``
+    exceeds 1/eps, i.e. from beta ~ 8 in float32, and ``sinh(2 beta)`` overflows from beta ~ 44)
+    but from :meth:`agreement_terms`: two sums of positive terms per neuron, exact in sign up to
+    the rounding of those sums for every beta (see :class:`damjax.BinaryDAM`).
     """
 
     beta: Float[Array, ""] | float
+    # BinaryDAM evaluates the field of this F from ``agreement_terms`` (see there)
+    separates_agreement: ClassVar[bool] = True
 
     def __init__(self, beta: float = 1.0):
-        check_finite_scalar(beta, "beta")
-        self.beta = jnp.asarray(beta, dtype=jnp.result_type(float)) if is_concrete(beta) else beta
+        self.beta = check_positive_scalar(beta, "beta")
 
     def __call__(self, x):
         return jnp.exp(self.beta * x)
 
     def log_scale(self, m):
-        return jnp.max(self.beta * m) + 2.0 * jnp.abs(self.beta)
+        return jnp.max(self.beta * m, axis=-1)
 
     def scaled(self, x, log_scale):
         return jnp.exp(self.beta * x - log_scale)
 
     def log_scale_after_flip(self, log_scale):
-        return log_scale + 2.0 * jnp.abs(self.beta)
+        return log_scale + 2.0 * self.beta
 
     def field_terms(self, m, log_scale=None):
-        # Closed form: F(m+-2) = F(m) e^{+-2 beta}; avoids two exponentials and any cancellation
-        # of nearly equal terms.
-        ls = self.log_scale(m) if log_scale is None else log_scale
-        f0 = self.scaled(m, ls)
-        two_b = 2.0 * self.beta
-        g1 = f0 * jnp.sinh(two_b)
-        g0 = -f0 * 2.0 * jnp.sinh(0.5 * two_b) ** 2  # 1 - cosh(2b) = -2 sinh(b)^2
+        # Closed form in the log domain: F(m+-2) = F(m) e^{+-2 beta}, g1 = F(m) sinh(2 beta),
+        # g0 = -F(m) 2 sinh(beta)^2 (= F(m) (1 - cosh 2 beta)); the default scale makes the
+        # largest of them ~1/2. Exact terms, but h = g1 Xi + s sum g0 cancels at large beta:
+        # BinaryDAM uses ``agreement_terms`` instead.
+        b = self.beta
+        ls = self.log_scale(m) + 2.0 * b if log_scale is None else log_scale
+        z = b * m - jnp.expand_dims(ls, -1) if jnp.ndim(ls) else b * m - ls
+        g1 = jnp.exp(z + _log_sinh(2.0 * b))
+        g0 = -jnp.exp(z + math.log(2.0) + 2.0 * _log_sinh(b))
         return g0, g1, ls
+
+    def agreement_terms(
+        self, m: Float[Array, "*B K"], keep: Bool[Array, " K"] | None = None
+    ) -> tuple[Float[Array, "*B K"], Float[Array, "*B K"], Float[Array, "*B"]]:
+        r"""The field as two sums of positive terms: ``(u, v, L)``.
+
+        Flipping neuron i changes overlap mu by ``-2 a`` with ``a = xi_{mu i} s_i``, so
+        :math:`s_i h_i = \sum_{a=+1} [F(m_\mu) - F(m_\mu - 2)] - \sum_{a=-1} [F(m_\mu + 2) -
+        F(m_\mu)] = (1 - e^{-2\beta}) e^{\beta m^*} (A_i - B_i)` with
+        :math:`A_i = \sum_{a=+1} u_\mu`, :math:`B_i = \sum_{a=-1} v_\mu`,
+        :math:`u = e^{\beta(m - m^*)}`, :math:`v = e^{\beta(m - m^* + 2)}` and
+        :math:`m^* = \max m` over the kept patterns. ``m - m^*`` is an exact integer, so exact
+        ties (``A = B``) come out exact. ``v`` is capped at ``e^C`` with ``C = log(max float) -
+        log K - 1`` (no sum overflows): a capped term means ``B > e^C > K >= A``, so the sign is
+        still exact; only the size of such fields saturates. Masked-out patterns (``keep``
+        False) get ``u = v = 0`` and do not count in ``m^*``.
+
+        **Returns:** ``(u, v, L)`` with ``L = beta m^* + log(1 - e^{-2 beta})``, so that
+        ``s_i h_i = e^L (A_i - B_i)``.
+        """
+        b = self.beta
+        mk = m if keep is None else jnp.where(keep, m, -jnp.inf)
+        top = jnp.max(mk, axis=-1, keepdims=True)
+        d = m - top
+        cap = agreement_cap(jnp.result_type(m), m.shape[-1])
+        u = jnp.exp(b * d)
+        v = jnp.exp(jnp.minimum(b * (d + 2.0), cap))
+        if keep is not None:
+            u = jnp.where(keep, u, 0.0)
+            v = jnp.where(keep, v, 0.0)
+        return u, v, b * top[..., 0] + _log_one_minus_exp(2.0 * b)
 
 
 def log_domain_product(x, log_scale, cap=float("inf")):

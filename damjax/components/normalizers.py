@@ -39,6 +39,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._custom_types import Array, Float
 
@@ -480,8 +481,10 @@ def get_normalizer(normalizer) -> AbstractNormalizer:
                 f"`normalizer` must be one of {sorted(_NAMES)} or an alpha >= 1; got {normalizer!r}"
             )
         return _NAMES[normalizer]()
-    if isinstance(normalizer, (int, float)) and not isinstance(normalizer, bool):
-        alpha = _check_alpha(normalizer)
+    if isinstance(normalizer, (int, float, np.integer, np.floating)) and not isinstance(
+        normalizer, (bool, np.bool_)
+    ):
+        alpha = _check_alpha(float(normalizer))
         if alpha == 1.0:
             return Softmax()
         return Entmax(alpha)

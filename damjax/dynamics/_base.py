@@ -8,8 +8,10 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
+from .._validation import check_finite_values, check_key
 from ..models._base import AbstractMemory
 
 
@@ -64,7 +66,13 @@ class Retrieval(eqx.Module):
     * ``converged`` — True where a fixed point was reached within ``max_steps`` (never for a
       NaN / inf state).
     * ``energies`` — with ``record_energy=True``: energy before the first and after every step,
-      shape (..., max_steps + 1), padded with NaN after convergence; otherwise ``None``.
+      shape (..., max_steps + 1), padded with NaN after convergence; otherwise ``None``. In true
+      units, so it overflows to -inf where the energy exceeds the dtype (large degree n or beta).
+    * ``scaled_energies``, ``energy_log_scales`` — with ``record_energy=True``: the same trace as
+      ``E_t = scaled_energies[t] * exp(energy_log_scales[t])``, both finite at any n or beta (the
+      model's ``scaled_energy``; log-scale 0 for models without one). To check monotonicity
+      without overflow compare ``log|E_t| = log|scaled| + log_scale`` (DAM energies are
+      negative), or ``scaled_energies[t + 1] * exp(L_{t+1} - L_t)`` with ``scaled_energies[t]``.
     * ``status`` — per cue, why the run stopped: a :class:`RESULTS` code (``converged``,
       ``max_steps_reached``, ``nonfinite_state``, ``not_converged``). A rule that leaves it
       ``None`` gets it filled by :func:`retrieve` from ``states`` and ``converged``.
@@ -75,6 +83,8 @@ class Retrieval(eqx.Module):
     converged: Bool[Array, "*B"]
     energies: Float[Array, "*B T"] | None = None
     status: Int[Array, "*B"] | None = None
+    scaled_energies: Float[Array, "*B T"] | None = None
+    energy_log_scales: Float[Array, "*B T"] | None = None
 
 
 class AbstractRule(eqx.Module):
@@ -143,6 +153,34 @@ def rule_from_name(name: str) -> AbstractRule:
     return _RULE_NAMES[name]()
 
 
+def scaled_energy_fn(model):
+    """``state -> (E exp(-L), L)``: the model's ``scaled_energy`` where it has one (finite at any
+    degree or beta), else ``(energy, 0)``."""
+    f = getattr(model, "scaled_energy", None)
+    if f is not None:
+        return f
+    return lambda s: (model.energy(s), jnp.zeros((), jnp.result_type(float)))
+
+
+def _eval_energy(energy, state):
+    """``(scaled, log_scale)`` from an ``energy`` that returns a scalar or such a pair."""
+    out = energy(state)
+    dtype = jnp.result_type(float)
+    e, ls = out if isinstance(out, tuple) else (out, jnp.zeros((), dtype))
+    return jnp.asarray(e, dtype), jnp.asarray(ls, dtype)
+
+
+def _energy_fields(trace):
+    """``energies`` (true units), ``scaled_energies``, ``energy_log_scales`` of a trace."""
+    if trace is None:
+        return {}
+    from ..components.interactions import unscale
+
+    return dict(
+        energies=unscale(trace[0], trace[1]), scaled_energies=trace[0], energy_log_scales=trace[1]
+    )
+
+
 def iterate_to_fixed_point(
     step,
     energy,
@@ -159,7 +197,8 @@ def iterate_to_fixed_point(
     Every rule runs through it (``Sync``, ``OneStep``, ``Async`` with a sweep as its step,
     ``Euler``, ``GradientDescent``). ``state`` may be any pytree (the carry of the rule, e.g.
     ``(s, aux)`` for ``Async``); ``step(carry, t) -> carry``; ``energy(carry) -> scalar``;
-    ``converged(old, new) -> bool``. Returns a :class:`Retrieval` whose ``states`` is the final
+    ``converged(old, new) -> bool``. ``energy`` may return a scalar or ``(scaled, log_scale)``
+    (see :func:`scaled_energy_fn`); the trace keeps both. Returns a :class:`Retrieval` whose ``states`` is the final
     carry and whose ``status`` is ``nonfinite_state`` when any leaf of ``visible(carry)``
     (default: the whole carry) is NaN / inf; such a run never counts as converged.
 
@@ -168,12 +207,11 @@ def iterate_to_fixed_point(
     once converged: the same states, steps, flags and energies, and differentiable with
     ``jax.grad`` (it costs ``max_steps`` steps whatever the convergence).
     """
-    dtype = jnp.result_type(float)
-    trace0 = (
-        jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(energy(state))
-        if record_energy
-        else None
-    )
+    if record_energy:
+        buf = jnp.full((max_steps + 1,), jnp.nan, jnp.result_type(float))
+        trace0 = tuple(buf.at[0].set(v) for v in _eval_energy(energy, state))
+    else:
+        trace0 = None
     init = (state, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace0)
 
     if fixed_steps:
@@ -183,7 +221,10 @@ def iterate_to_fixed_point(
             new = step(s, t)
             now = converged(s, new)
             if record_energy:
-                trace = trace.at[t + 1].set(jnp.where(done, trace[t + 1], energy(new)))
+                trace = tuple(
+                    b.at[t + 1].set(jnp.where(done, b[t + 1], v))
+                    for b, v in zip(trace, _eval_energy(energy, new))
+                )
             s = jax.tree.map(lambda a, b: jnp.where(done, a, b), s, new)
             return (s, jnp.where(done, t, t + 1), done | now, trace), None
 
@@ -199,14 +240,14 @@ def iterate_to_fixed_point(
             new = step(s, t)
             done = converged(s, new)
             if record_energy:
-                trace = trace.at[t + 1].set(energy(new))
+                trace = tuple(b.at[t + 1].set(v) for b, v in zip(trace, _eval_energy(energy, new)))
             return new, t + 1, done, trace
 
         s, t, done, trace = jax.lax.while_loop(cond, body, init)
     seen = s if visible is None else visible(s)
     done = done & _all_finite(seen)
     return Retrieval(
-        states=s, steps=t, converged=done, energies=trace, status=status_of(seen, done)
+        states=s, steps=t, converged=done, status=status_of(seen, done), **_energy_fields(trace)
     )
 
 
@@ -277,15 +318,21 @@ def retrieve(
         raise TypeError(f"`rule` must be a dynamics rule such as damjax.Sync(); got {rule!r}")
     if not isinstance(model, AbstractMemory):
         raise TypeError(f"`model` must be a damjax memory model; got {type(model).__name__}")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"`max_steps` must be an integer >= 1; got {max_steps!r}")
     if fixed_steps and not rule.supports_fixed_steps:
         raise ValueError(
             f"`fixed_steps=True` is not supported by rule {type(rule).__name__} (see retrieve)"
         )
+    max_steps = int(max_steps)
     rule.check_model(model)
     cues = jnp.asarray(cues)
-    model.check_state(cues, "cues")
+    prepare = getattr(model, "prepare_state", None)
+    if prepare is not None:  # binary models: +-1 values checked, bool converted
+        cues = prepare(cues, "cues")
+    else:
+        model.check_state(cues, "cues")
+        cues = check_finite_values(cues, "cues")
     if cues.ndim > 2:
         raise ValueError(f"`cues` must have shape (N,) or (B, N); got {cues.shape}")
     single = cues.ndim == 1
@@ -294,6 +341,7 @@ def retrieve(
         if rule.needs_key:
             raise ValueError(f"`key` is required by rule {rule!r} (random update order)")
         key = jax.random.key(0)
+    check_key(key)
     keys = jax.random.split(key, batch.shape[0])
     out = _retrieve_batched(model, batch, rule, keys, max_steps, record_energy, bool(fixed_steps))
     if single:

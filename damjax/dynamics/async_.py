@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -86,7 +87,7 @@ class Async(AbstractRule):
         # per neuron: one small operation less in the innermost loop)
         out = iterate_to_fixed_point(
             sweep,
-            lambda c: kernel.energy(c[1], c[0]),
+            lambda c: kernel.scaled_energy(c[1], c[0]),
             (state, kernel.init(state)),
             max_steps=max_steps,
             record_energy=record_energy,
@@ -94,13 +95,7 @@ class Async(AbstractRule):
             fixed_steps=fixed_steps,
             visible=lambda c: c[0],
         )
-        return Retrieval(
-            states=out.states[0],
-            steps=out.steps,
-            converged=out.converged,
-            energies=out.energies,
-            status=out.status,
-        )
+        return eqx.tree_at(lambda r: r.states, out, out.states[0])
 
 
 register_rule("async", Async)

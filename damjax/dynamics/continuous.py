@@ -115,13 +115,7 @@ class Euler(AbstractContinuousRule):
             converged=converged,
             fixed_steps=fixed_steps,
         )
-        return Retrieval(
-            states=model.ode_visible(out.states),
-            steps=out.steps,
-            converged=out.converged,
-            energies=out.energies,
-            status=out.status,
-        )
+        return eqx.tree_at(lambda r: r.states, out, model.ode_visible(out.states))
 
     def save_times(self, t1):
         """Every step: ``dt * [0, 1, ..., ceil(t1 / dt)]``."""

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._base import AbstractRule, iterate_to_fixed_point, register_rule
+from .._validation import check_finite_scalar
+from ._base import AbstractRule, iterate_to_fixed_point, register_rule, scaled_energy_fn
+
+
+def _check_tol(tol):
+    """``tol`` must be a finite number >= 0 (NaN or a negative tolerance never converges)."""
+    check_finite_scalar(tol, "tol", nonnegative=True)
 
 
 def _synchronous(model, state, tol, max_steps, record_energy, fixed_steps):
     """``s <- model.update(s)`` through the one loop, converged when ``max|new - old| <= tol``."""
     return iterate_to_fixed_point(
         lambda s, t: model.update(s),
-        model.energy,
+        scaled_energy_fn(model),
         state,
         max_steps=max_steps,
         record_energy=record_energy,
@@ -29,6 +35,9 @@ class Sync(AbstractRule):
 
     tol: float = 0.0
 
+    def __check_init__(self):
+        _check_tol(self.tol)
+
     @property
     def supports_fixed_steps(self) -> bool:
         return True
@@ -42,6 +51,9 @@ class OneStep(AbstractRule):
     (within ``tol``), i.e. whether the cue was already a fixed point; ``max_steps`` is ignored."""
 
     tol: float = 0.0
+
+    def __check_init__(self):
+        _check_tol(self.tol)
 
     @property
     def supports_fixed_steps(self) -> bool:

@@ -19,7 +19,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, Int, Scalar
-from .._validation import check_state_width
+from .._validation import check_binary_values, check_state_width
 
 
 class AbstractMemory(eqx.Module):
@@ -96,7 +96,14 @@ class AbstractBinaryMemory(AbstractMemory):
         that state is recomputed exactly. Called once per retrieval."""
 
     def check_state(self, state, name: str = "cues"):
+        """Width, and (when concrete) values: every entry must be +1 or -1."""
         super().check_state(state, name)
+        check_binary_values(state, name)
+
+    def prepare_state(self, state, name: str = "cues"):
+        """``state`` checked (:meth:`check_state`) and as float +-1 (bool: True -> +1)."""
+        check_state_width(state, self.dim, name)
+        return check_binary_values(state, name)
 
 
 class AbstractAsyncKernel(eqx.Module):
@@ -131,6 +138,12 @@ class AbstractAsyncKernel(eqx.Module):
     @abc.abstractmethod
     def energy(self, aux: Any, state: Float[Array, " N"]) -> Scalar:
         """The model's energy from the auxiliary quantities (cheap, for energy traces)."""
+
+    def scaled_energy(self, aux: Any, state: Float[Array, " N"]) -> tuple[Scalar, Scalar]:
+        """``(E exp(-L), L)`` from the auxiliary quantities, finite at any degree or beta (energy
+        traces). Default: ``(energy(aux, state), 0)``."""
+        e = self.energy(aux, state)
+        return e, jnp.zeros((), jnp.result_type(e))
 
 
 def sign_keep_ties(field, state, tol=0.0):

@@ -29,17 +29,18 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, Scalar, is_concrete
 from .._validation import check_binary_patterns
-from ..components.interactions import AbstractInteraction, unscale
+from .._numerics import HI as _HI
+from ..components.interactions import AbstractInteraction, agreement_cap, unscale
 from ._base import (
     AbstractAsyncKernel,
     AbstractBinaryMemory,
     AbstractPatternMemory,
     sign_keep_ties,
 )
-from .._numerics import HI as _HI
 
 
 def _sum_last(x):
@@ -61,10 +62,19 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
 
     * ``patterns`` — (K, N) array of +-1 memories.
     * ``F`` — an interaction function (:class:`damjax.Polynomial`, ...).
-    * ``mask`` — optional (K,) array of 0/1 weights: patterns with weight 0 are absent. Lets
-      capacity searches vary K without changing array shapes (no recompilation).
+    * ``mask`` — optional (K,) array of 0/1 values: patterns with 0 are absent. Lets
+      capacity searches vary K without changing array shapes (no recompilation). Any other value
+      (NaN, negative, fractional) is rejected when the mask is concrete.
 
-    **Raises:** ``ValueError`` if ``patterns`` is not a 2-D array of +-1 or K = 0.
+    **Raises:** ``ValueError`` if ``patterns`` is not a 2-D array of +-1 or K = 0, or ``mask`` is
+    not 0/1. Cues given to :func:`damjax.retrieve` must be +-1 (bool cues are converted,
+    ``True`` -> +1).
+
+    For an ``F`` with ``separates_agreement`` (:class:`damjax.Exponential`) the field is formed
+    from two sums of positive terms per neuron (:meth:`Exponential.agreement_terms`), four matrix
+    products instead of one, so that its sign is exact at any beta; fields beyond ``e^C`` times the
+    largest agreeing term saturate in :meth:`scaled_field` (:meth:`field` recomputes them on a
+    second scale).
     """
 
     patterns: Float[Array, "K N"]
@@ -84,8 +94,16 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
                 raise ValueError(
                     f"`mask` must have shape (K,) = ({self.patterns.shape[0]},); got {mask.shape}"
                 )
-            if is_concrete(mask) and not bool(jnp.any(mask > 0)):
-                raise ValueError("`mask` must keep at least one pattern (K >= 1); all are zero")
+            if is_concrete(mask):
+                host = np.asarray(mask)
+                if not np.all((host == 0) | (host == 1)):
+                    bad = host[~((host == 0) | (host == 1))]
+                    raise ValueError(
+                        "`mask` must contain only 0 (pattern absent) and 1 (present); found e.g. "
+                        f"{bad.ravel()[:3].tolist()}"
+                    )
+                if not bool(np.any(host > 0)):
+                    raise ValueError("`mask` must keep at least one pattern (K >= 1); all are zero")
         self.mask = mask
 
     @property
@@ -100,15 +118,23 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         return state @ self.patterns.T
 
     def _weights(self, x):
-        return x if self.mask is None else x * self.mask
+        # where, not a product: a masked-out term may be inf (0 * inf = NaN)
+        return x if self.mask is None else jnp.where(self.mask > 0, x, 0.0)
 
     def energy(self, state: Float[Array, " N"]) -> Scalar:
         r""":math:`E = -\sum_\mu F(\xi^\mu\cdot s)`, via the rescaled F (finite whenever E is)."""
         e, ls = self.scaled_energy(state)
         return unscale(e, ls)
 
+    @property
+    def _keep(self):
+        return None if self.mask is None else self.mask > 0
+
     def _scaled_energy_from_overlaps(self, m):
-        ls = self.F.log_scale(m)
+        # the scale from the kept patterns only (for exponential F a masked-out pattern with a
+        # larger overlap would otherwise push every kept term into underflow)
+        ms = m if self.mask is None else jnp.where(self._keep, m, jnp.min(m, -1, keepdims=True))
+        ls = self.F.log_scale(ms)
         return -jnp.sum(self._weights(self.F.scaled(m, ls))), ls
 
     def scaled_energy(self, state: Float[Array, " N"]) -> tuple[Scalar, Scalar]:
@@ -122,6 +148,9 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         ``h_i = E(s with s_i=-1) - E(s with s_i=+1)``; its sign is the update.
         """
         m = self.overlaps(state)
+        if self.F.separates_agreement:
+            a, b, ls = self._agreement_sums(state, m)
+            return state * (a - b), ls
         g0, g1, ls = self._field_terms(m)
         h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
         return h, ls
@@ -132,7 +161,35 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         May overflow to +-inf when the true value exceeds the dtype; use :meth:`scaled_field`.
         """
         h, ls = self.scaled_field(state)
-        return unscale(h, ls)
+        if not self.F.separates_agreement:
+            return unscale(h, ls)
+        # Fields with a capped term (saturated in scaled_field) are dominated by the disagreeing
+        # terms (B > e^C / 2 >> K >= A): recompute them as -e^{L + 2 beta} sum_{disagree} u.
+        m = self.overlaps(state)
+        u, v, _ = self.F.agreement_terms(m, self._keep)
+        b = self._split_products(state, v)[1]
+        saturated = b >= 0.5 * jnp.exp(agreement_cap(b.dtype, self.patterns.shape[0]))
+        b2 = self._split_products(state, u)[1]
+        ls, ls2 = ls[..., None], (ls + 2.0 * self.F.beta)[..., None]
+        return jnp.where(saturated, unscale(-state * b2, ls2), unscale(h, ls))
+
+    def _split_products(self, state, w):
+        """``(sum_{xi = s} w, sum_{xi != s} w)`` per neuron: two products with the 0/1 pattern
+        indicators, so that neither sum is formed as a difference (no cancellation)."""
+        pos = (self.patterns > 0).astype(w.dtype)
+        neg = 1.0 - pos
+        wp = jnp.matmul(w, pos, precision=_HI)
+        wn = jnp.matmul(w, neg, precision=_HI)
+        up = state > 0
+        return jnp.where(up, wp, wn), jnp.where(up, wn, wp)
+
+    def _agreement_sums(self, state, m):
+        """``(A, B, L)`` of :meth:`Exponential.agreement_terms` for every neuron: ``s_i h_i =
+        e^L (A_i - B_i)``."""
+        u, v, ls = self.F.agreement_terms(m, self._keep)
+        a = self._split_products(state, u)[0]
+        b = self._split_products(state, v)[1]
+        return a, b, ls
 
     def _field_terms(self, m, log_scale=None):
         """``F.field_terms`` with the pattern mask applied: ``(g0, g1, L)``."""
@@ -165,6 +222,9 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     def update(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
         """Synchronous update: every neuron to the sign of its field (ties keep their value)."""
         m = self.overlaps(state)
+        if self.F.separates_agreement:
+            a, b, _ = self._agreement_sums(state, m)
+            return sign_keep_ties(state * (a - b), state, self._tie_level(a + b))
         g0, g1, _ = self._field_terms(m, self._dynamics_log_scale(m))
         h = jnp.matmul(g1, self.patterns, precision=_HI) + state * jnp.sum(g0, axis=-1)
         return sign_keep_ties(h, state, self._tie_level(self._tie_magnitude(g0, g1)))
@@ -200,8 +260,17 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
         # and the two rules agree on what a fixed point is.
         dam = self.model
         m, ls, log_tie = aux
-        g0, g1, _ = dam._field_terms(m, ls)
         col = jax.lax.dynamic_index_in_dim(self.columns, i, axis=0, keepdims=False)
+        if dam.F.separates_agreement:
+            # two positive sums (no cancellation); the scale is recomputed from m at every step
+            u, v, _ = dam.F.agreement_terms(m, dam._keep)
+            agree = col == s_i
+            a = _sum_last(jnp.where(agree, u, 0.0))
+            b = _sum_last(jnp.where(agree, 0.0, v))
+            new = sign_keep_ties(s_i * (a - b), s_i, dam._tie_level(a + b))
+            m = m + jnp.where(new != s_i, 2.0 * new, 0.0) * col
+            return new, (m, ls, log_tie)
+        g0, g1, _ = dam._field_terms(m, ls)
         terms = g1 * col + s_i * g0
         h_i = _sum_last(terms)
         new = sign_keep_ties(h_i, s_i, dam._tie_level(jnp.exp(log_tie - ls)))
@@ -214,9 +283,15 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
     def refresh(self, state, aux):
         dam = self.model
         m = aux[0]
+        if dam.F.separates_agreement:  # nothing tracked: step works from m alone
+            zero = jnp.zeros((), m.dtype)
+            return m, zero, zero
         ls = dam._dynamics_log_scale(m)
         g0, g1, _ = dam._field_terms(m, ls)
         return m, ls, jnp.log(dam._tie_magnitude(g0, g1, halves=True)) + ls
+
+    def scaled_energy(self, aux, state):
+        return self.model._scaled_energy_from_overlaps(aux[0])
 
     def energy(self, aux, state):
         e, ls = self.model._scaled_energy_from_overlaps(aux[0])

@@ -64,15 +64,24 @@ class ExpDAM(AbstractContinuousMemory, AbstractPatternMemory):
 
     def log_kernel_sum(self, state: Float[Array, " D"]) -> Scalar:
         r""":math:`\log\sum_\mu \exp(-\frac{\beta}{2}\lVert x-\xi_\mu\rVert^2)` (log domain)."""
-        return jax.nn.logsumexp(-0.5 * self.beta * self.sq_distances(state))
+        sq = self.sq_distances(state)
+        near = jax.lax.stop_gradient(jnp.min(sq))  # the shift cancels; gradient through lse only
+        return -0.5 * self.beta * near + jax.nn.logsumexp(self._shifted_logits(sq))
+
+    def _shifted_logits(self, sq):
+        """``-beta/2 (d^2 - min d^2)``: shifted before multiplying, so no ``inf - inf`` at large
+        beta (NaN states at beta ~ 1e30 otherwise); the nearest memory's logit is exactly 0."""
+        return -0.5 * self.beta * (sq - jax.lax.stop_gradient(jnp.min(sq)))
 
     def energy(self, state: Float[Array, " D"]) -> Scalar:
         r""":math:`E(x) = -\beta^{-1}\log\sum_\mu \exp(-\frac{\beta}{2}\lVert x-\xi_\mu\rVert^2)`."""
-        return -self.log_kernel_sum(state) / self.beta
+        sq = self.sq_distances(state)
+        near = jax.lax.stop_gradient(jnp.min(sq))  # the shift cancels; gradient through lse only
+        return 0.5 * near - jax.nn.logsumexp(self._shifted_logits(sq)) / self.beta
 
     def weights(self, state: Float[Array, " D"]) -> Float[Array, " K"]:
         r"""Softmax weights :math:`p_\mu(x)` of the memories."""
-        return jax.nn.softmax(-0.5 * self.beta * self.sq_distances(state))
+        return jax.nn.softmax(self._shifted_logits(self.sq_distances(state)))
 
     def update(self, state: Float[Array, " D"]) -> Float[Array, " D"]:
         r"""Unit gradient step :math:`x - \nabla E(x) = \sum_\mu p_\mu(x)\,\xi_\mu`."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Scalar
+from .._custom_types import Array, Float, Scalar, is_concrete
 from .._validation import check_positive_scalar
 from ..components.feature_maps import AbstractFeatureMap, check_feature_map
 from ..components.normalizers import AbstractNormalizer, get_normalizer
@@ -71,6 +71,8 @@ class KernelizedHopfield(AbstractContinuousMemory, AbstractPatternMemory):
             raise ValueError(f"`patterns` must have M >= 1 and d >= 1; got shape {patterns.shape}")
         if not jnp.issubdtype(patterns.dtype, jnp.floating):
             patterns = patterns.astype(jnp.result_type(float))
+        if is_concrete(patterns) and not bool(jnp.all(jnp.isfinite(patterns))):
+            raise ValueError("`patterns` must contain only finite values; found NaN or inf")
         if feature_map is None:
             from ..components.feature_maps import IdentityMap
 

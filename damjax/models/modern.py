@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar
-from .._validation import check_positive_scalar, check_real_matrix
+from .._validation import check_positive_scalar, check_real_matrix, check_state_width
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
 from .._numerics import HI as _HI
@@ -54,11 +54,18 @@ class ModernHopfield(AbstractContinuousMemory, AbstractPatternMemory):
 
     def overlaps(self, state: Float[Array, "*B d"]) -> Float[Array, "*B K"]:
         r""":math:`X^T\xi`: the inner products of the state with every pattern."""
+        check_state_width(state, self.dim, "state")
         return jnp.matmul(state, self.patterns.T, precision=_HI)
 
     def probabilities(self, state: Float[Array, "*B d"]) -> Float[Array, "*B K"]:
         r""":math:`p = \mathrm{softmax}(\beta X^T\xi)` (the attention weights)."""
-        return jax.nn.softmax(self.beta * self.overlaps(state), axis=-1)
+        return jax.nn.softmax(self._shifted_logits(self.overlaps(state)), axis=-1)
+
+    def _shifted_logits(self, m):
+        """``beta (m - max m)``: shifted *before* multiplying, so that ``beta m`` never overflows
+        (``inf - inf = NaN`` at beta ~ 1e30 otherwise); the top logit is exactly 0."""
+        top = jax.lax.stop_gradient(jnp.max(m, axis=-1, keepdims=True))
+        return self.beta * (m - top)
 
     def max_norm(self) -> Scalar:
         r""":math:`M = \max_i \|x_i\|`."""
@@ -84,8 +91,7 @@ class ModernHopfield(AbstractContinuousMemory, AbstractPatternMemory):
         The softmax is normalised after the second product, :math:`X e / \sum_j e_j` with
         :math:`e = \exp(\beta(X^T\xi - \max))`, which saves a pass over the (B, K) weights.
         """
-        z = self.beta * self.overlaps(state)
-        e = jnp.exp(z - jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True)))
+        e = jnp.exp(self._shifted_logits(self.overlaps(state)))
         num = jnp.matmul(e, self.patterns, precision=_HI)
         return num / jnp.sum(e, axis=-1, keepdims=True)
 

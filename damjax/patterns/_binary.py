@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray
-from .._validation import check_fraction, check_positive_int
+from .._validation import check_fraction, check_key, check_positive_int
 
 
 def random_binary(
@@ -37,7 +37,10 @@ def flip_exact(
     ``rho`` may be traced (vmapped over noise levels); shapes never depend on it.
     """
     check_fraction(rho, "rho")
+    check_key(key)
     patterns = jnp.asarray(patterns)
+    if patterns.ndim == 0:
+        raise ValueError("`patterns` must have shape (N,) or (B, N); got a 0-d scalar")
     n = patterns.shape[-1]
     flat = patterns.reshape(-1, n)
     keys = jax.random.split(key, flat.shape[0])
@@ -55,7 +58,10 @@ def flip_bernoulli(
 ) -> Float[Array, "*B N"]:
     """Flip every bit independently with probability ``rho``."""
     check_fraction(rho, "rho")
+    check_key(key)
     patterns = jnp.asarray(patterns)
+    if patterns.ndim == 0:
+        raise ValueError("`patterns` must have shape (N,) or (B, N); got a 0-d scalar")
     flips = jax.random.bernoulli(key, rho, patterns.shape)
     return jnp.where(flips, -patterns, patterns)
 
@@ -92,7 +98,10 @@ def mask(
     mask for models that keep the known part of a cue fixed).
     """
     check_fraction(rho, "rho")
+    check_key(key)
     patterns = jnp.asarray(patterns)
+    if patterns.ndim == 0:
+        raise ValueError("`patterns` must have shape (N,) or (B, N); got a 0-d scalar")
     n = patterns.shape[-1]
     flat = patterns.reshape(-1, n)
     k_mask, k_fill = jax.random.split(key)

@@ -30,4 +30,6 @@ from ._experiment import registered_experiments as registered_experiments
 from ._grid import Grid as Grid
 from ._grid import expand_range as expand_range
 from ._store import CorruptFileWarning as CorruptFileWarning
+from ._store import StoreError as StoreError
 from ._store import load as load
+from ._store import store_grids as store_grids

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._validation import InputError
 from ._grid import Grid
 
 __all__ = ["SweepConfig", "add_cli", "load_config", "parse_config"]
@@ -100,12 +101,20 @@ def load_config(path: str | Path) -> SweepConfig:
     else:  # pragma: no cover
         import tomli as tomllib
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"sweep config {path} is a directory; expected a TOML file")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"sweep config {path} not found") from None
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"sweep config {path} is not UTF-8 text (byte {e.start}); expected a TOML file"
+        ) from None
+    except OSError as e:
+        raise InputError(f"sweep config {path}: cannot read it ({e.strerror})") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: not valid TOML: {e}") from None
+        raise InputError(f"{path}: not valid TOML: {e}") from None
     return parse_config(raw, source=str(path))
 
 
@@ -125,7 +134,7 @@ def _cmd(args) -> int:
             cfg.experiment,
             args.out,
             shard=args.shard,
-            batch_size=args.batch_size or cfg.batch_size,
+            batch_size=cfg.batch_size if args.batch_size is None else args.batch_size,
             progress=not args.no_progress,
             flush_seconds=args.flush_seconds,
         )

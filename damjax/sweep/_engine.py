@@ -3,9 +3,12 @@ vmapped call, shard the batch over the local devices, and stream the rows into t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import math
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,9 +19,20 @@ import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
 
+from .._validation import ExperimentOutputError, InputError
 from ._experiment import Experiment, get_experiment
 from ._grid import Grid
-from ._store import KEY_COLUMNS, scan, write_json_atomic, write_part
+from ._store import (
+    KEY_COLUMNS,
+    StoreError,
+    clean_temporaries,
+    record_grid,
+    result_schema,
+    scan,
+    store_lock,
+    write_json_atomic,
+    write_part,
+)
 
 __all__ = ["SweepResult", "compilation_count", "parse_shard", "point_id", "run"]
 
@@ -34,7 +48,12 @@ META_COLUMNS = (
     "timestamp",
     "shard",
     "process_index",
+    "key_scheme",
 )
+
+# how a row's PRNG key is derived from (seed, point id): 2 = all 64 bits of the id folded in as
+# two 32-bit words (1, before: the first 28 bits only, so two points could share a key)
+KEY_SCHEME = 2
 
 # compiled batched functions, reused across points, groups and runs in one process
 _CACHE: dict[tuple, Any] = {}
@@ -126,16 +145,21 @@ def _dtype_of(t: type):
     return {float: np.float32, int: np.int32, bool: np.bool_}.get(t)
 
 
+def point_words(pid: str) -> tuple[int, int]:
+    """The 64-bit point id as two unsigned 32-bit words (folded into the row's key)."""
+    return int(pid[:8], 16), int(pid[8:16], 16)
+
+
 def _build(exp: Experiment, static_cfg: dict, dyn_names: tuple, common_keys: bool, mesh):
     def one(seed, phash, dyn):
         key = jax.random.key(seed)
         if not common_keys:
-            key = jax.random.fold_in(key, phash)
+            key = jax.random.fold_in(jax.random.fold_in(key, phash[0]), phash[1])
         cfg = dict(static_cfg)
         cfg.update(dyn)
         out = exp.fn(cfg, key)
         if not isinstance(out, Mapping) or not out:
-            raise TypeError(
+            raise ExperimentOutputError(
                 f"experiment {exp.name!r} must return a non-empty dict of scalars; got "
                 f"{type(out).__name__}"
             )
@@ -143,8 +167,9 @@ def _build(exp: Experiment, static_cfg: dict, dyn_names: tuple, common_keys: boo
         for k, v in out.items():
             v = jnp.asarray(v)
             if v.shape != ():
-                raise TypeError(
-                    f"experiment {exp.name!r} returned a non-scalar for {k!r}: shape {v.shape}"
+                raise ExperimentOutputError(
+                    f"experiment {exp.name!r} returned a non-scalar for {k!r}: shape {v.shape} "
+                    f"(every value must be a 0-d number)"
                 )
             res[str(k)] = v
         return res
@@ -213,13 +238,18 @@ def run(
     (before any work), a bad ``shard`` or ``batch_size``.
     """
     t_start = time.perf_counter()
+    _check_flush(flush_seconds, flush_rows)
     plan = _plan(grid, experiment, out, shard=shard, batch_size=batch_size, devices=devices)
-    writer = _Writer(plan.root, plan.tag, flush_seconds=flush_seconds, flush_rows=flush_rows)
-    traces0 = _TRACES[0]
-    try:
-        computed = _execute(plan, writer, progress=progress)
-    finally:
-        writer.flush()
+    # one writer per shard of a store at a time (a second one gets a StoreError naming the owner)
+    lock = contextlib.nullcontext() if plan.root is None else store_lock(plan.root, plan.tag)
+    with lock:
+        _schedule(plan)
+        writer = _Writer(plan.root, plan.tag, flush_seconds=flush_seconds, flush_rows=flush_rows)
+        traces0 = _TRACES[0]
+        try:
+            computed = _execute(plan, writer, progress=progress)
+        finally:
+            writer.flush()
     return SweepResult(
         out=plan.root,
         experiment=plan.exp.name,
@@ -239,35 +269,40 @@ def run(
 
 @dataclasses.dataclass
 class _Plan:
-    """What a run will do, decided before any work: the resolved points of this shard / process,
-    the rows still to compute grouped by static values, and where they go."""
+    """What a run will do, decided before any work: the resolved points of this shard / process
+    (:func:`_plan`), and, read from the store under its lock (:func:`_schedule`), the rows still
+    to compute grouped by static values."""
 
     exp: Experiment
     grid: Grid
     configs: list[dict]
     ids: list[str]
-    groups: dict[tuple, list[tuple[int, int]]]
-    statics: dict[tuple, tuple[dict, tuple]]
-    rows_total: int
-    skipped: int
+    all_ids: list[str]
     root: Path | None
-    corrupt: list[Path]
     batch_size: int
     devices: list
     mesh: Any
     meta: dict
+    shard: str
     tag: str
+    groups: dict[tuple, list[tuple[int, int]]] = dataclasses.field(default_factory=dict)
+    statics: dict[tuple, tuple[dict, tuple]] = dataclasses.field(default_factory=dict)
+    rows_total: int = 0
+    skipped: int = 0
+    corrupt: list[Path] = dataclasses.field(default_factory=list)
 
 
 def _plan(grid, experiment, out, *, shard, batch_size, devices) -> _Plan:
-    """Validate the arguments, resolve every point (before any work), read the store's finished
-    rows and group the rest by static values."""
+    """Validate the arguments, resolve every point (before any work) and check that ``out`` can
+    be a store."""
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a damjax.sweep.Grid; got {type(grid).__name__}")
     exp = get_experiment(experiment)
     si, sn = parse_shard(shard)
     if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
     ):
         raise ValueError(f"`batch_size` must be None or an integer >= 1; got {batch_size!r}")
     if batch_size is None:
@@ -279,12 +314,13 @@ def _plan(grid, experiment, out, *, shard, batch_size, devices) -> _Plan:
     mesh = jax.sharding.Mesh(np.array(devices), ("batch",)) if ndev > 1 else None
     pidx, pcount = jax.process_index(), jax.process_count()
 
-    # 1. resolve and validate every point before any work
     configs: list[dict] = []
     ids: list[str] = []
+    all_ids: list[str] = []
     j = 0
     for idx, pt in enumerate(grid.points()):
         cfg = exp.resolve(pt, where=f"grid point {idx} {pt}")
+        all_ids.append(point_id(cfg))
         if idx % sn != si:
             continue
         j += 1
@@ -294,60 +330,107 @@ def _plan(grid, experiment, out, *, shard, batch_size, devices) -> _Plan:
             if k in META_COLUMNS:
                 raise ValueError(f"axis name {k!r} clashes with a metadata column of the store")
         configs.append(cfg)
-        ids.append(point_id(cfg))
+        ids.append(all_ids[-1])
 
     root = Path(out) if out is not None else None
-    corrupt: list[Path] = []
-    done: set = set()
     if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-        done, corrupt = scan(root)
-        write_json_atomic(
-            root / "sweep.json",
-            {"experiment": exp.name, "grid": grid.to_dict(), "shard": f"{si}/{sn}", **_versions()},
-        )
-
-    # 2. group rows by static values
-    groups: dict[tuple, list[tuple[int, int]]] = {}
-    statics: dict[tuple, tuple[dict, tuple]] = {}
-    rows_total = skipped = 0
-    for p, cfg in enumerate(configs):
-        st = {k: v for k, v in cfg.items() if exp.is_static(k, v)}
-        dyn = tuple(
-            sorted((k, exp.param_type(k, v).__name__) for k, v in cfg.items() if k not in st)
-        )
-        sig = (tuple(sorted(st.items())), dyn)
-        statics.setdefault(sig, (st, tuple(k for k, _ in dyn)))
-        for s in grid.seeds:
-            rows_total += 1
-            if (exp.name, ids[p], s) in done:
-                skipped += 1
-                continue
-            groups.setdefault(sig, []).append((p, s))
+        _prepare_store(root)
     meta = {
         **_versions(),
         "device_kind": devices[0].device_kind,
         "num_devices": ndev,
         "shard": f"{si}/{sn}",
         "process_index": pidx,
+        "key_scheme": KEY_SCHEME,
     }
     return _Plan(
         exp=exp,
         grid=grid,
         configs=configs,
         ids=ids,
-        groups=groups,
-        statics=statics,
-        rows_total=rows_total,
-        skipped=skipped,
+        all_ids=all_ids,
         root=root,
-        corrupt=corrupt,
         batch_size=batch_size,
         devices=devices,
         mesh=mesh,
         meta=meta,
+        shard=f"{si}/{sn}",
         tag=f"s{si}of{sn}-p{pidx}",
     )
+
+
+def _check_flush(flush_seconds, flush_rows) -> None:
+    if (
+        isinstance(flush_seconds, bool)
+        or not isinstance(flush_seconds, (int, float, np.integer, np.floating))
+        or not math.isfinite(flush_seconds)
+        or flush_seconds < 0
+    ):
+        raise InputError(
+            f"`flush_seconds` must be a finite number >= 0 (seconds between writes); "
+            f"got {flush_seconds!r}"
+        )
+    if (
+        isinstance(flush_rows, bool)
+        or not isinstance(flush_rows, (int, np.integer))
+        or flush_rows < 1
+    ):
+        raise InputError(f"`flush_rows` must be an integer >= 1; got {flush_rows!r}")
+
+
+def _prepare_store(root: Path) -> None:
+    """Check that ``root`` can be a sweep store (a folder, writable) and create it.
+
+    **Raises:** :class:`StoreError` naming ``out``."""
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"`out` = {root} is an existing file, not a folder (sweep store)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"`out` = {root}: cannot create the store folder ({e.strerror})") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise StoreError(f"`out` = {root}: the store folder is not writable")
+
+
+def _schedule(plan: _Plan) -> None:
+    """Under the store's lock: remove dead writers' temporaries, read the finished rows (parts
+    checked against the experiment's result schema), record the grid, and group the rows still
+    to compute by static values (fills ``plan``)."""
+    exp, grid, root, configs = plan.exp, plan.grid, plan.root, plan.configs
+    done: set = set()
+    if root is not None:
+        clean_temporaries(root)
+        results = result_schema(exp, configs[0]) if configs else None
+        done, plan.corrupt = scan(root, experiment=exp, results=results)
+        try:
+            gid = record_grid(root, exp.name, grid.to_dict(), plan.all_ids, list(grid.seeds))
+            write_json_atomic(
+                root / "sweep.json",
+                {
+                    "experiment": exp.name,
+                    "grid": grid.to_dict(),
+                    "grid_id": gid,
+                    "shard": plan.shard,
+                    "key_scheme": KEY_SCHEME,
+                    **_versions(),
+                },
+            )
+        except OSError as e:
+            raise StoreError(f"`out` = {root}: cannot write sweep.json ({e.strerror})") from None
+
+    for p, cfg in enumerate(configs):
+        st = {k: v for k, v in cfg.items() if exp.is_static(k, v)}
+        dyn = tuple(
+            sorted((k, exp.param_type(k, v).__name__) for k, v in cfg.items() if k not in st)
+        )
+        sig = (tuple(sorted(st.items())), dyn)
+        plan.statics.setdefault(sig, (st, tuple(k for k, _ in dyn)))
+        for s in grid.seeds:
+            plan.rows_total += 1
+            if (exp.name, plan.ids[p], s) in done:
+                plan.skipped += 1
+                continue
+            plan.groups.setdefault(sig, []).append((p, s))
 
 
 class _Writer:
@@ -375,7 +458,12 @@ class _Writer:
             if self.root is None:
                 self.tables.append(table)
             else:
-                self.files.append(write_part(self.root, table, self.tag))
+                try:
+                    self.files.append(write_part(self.root, table, self.tag))
+                except OSError as e:
+                    raise StoreError(
+                        f"`out` = {self.root}: cannot write a result file ({e.strerror})"
+                    ) from None
         self.buffer, self.buffered, self.last_flush = [], 0, time.perf_counter()
 
 
@@ -412,7 +500,7 @@ def _execute(plan: _Plan, writer: _Writer, *, progress: bool) -> int:
                     m = len(chunk)
                     padded = chunk + [chunk[-1]] * (cs - m)
                     seeds = np.array([s for _, s in padded], np.int32)
-                    phash = np.array([int(ids[p][:7], 16) for p, _ in padded], np.int32)
+                    phash = np.array([point_words(ids[p]) for p, _ in padded], np.uint32)
                     dyn = {
                         k: np.array(
                             [configs[p][k] for p, _ in padded],

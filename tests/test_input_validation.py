@@ -1,0 +1,160 @@
+"""Bad inputs get a clear error naming the argument (issue 18, items 2-4 and 13)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import damjax as dj
+from damjax.capacity import capacity_search
+
+
+@pytest.fixture(scope="module")
+def dam():
+    X = dj.patterns.random_binary(jax.random.key(0), 4, 16)
+    return X, dj.BinaryDAM(X, dj.Polynomial(3))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.5, 0.0], ids=["nan", "inf", "half", "zero"])
+def test_binary_cues_must_be_pm1(dam, bad):
+    X, model = dam
+    cues = np.array(X[:2])
+    cues[1, 3] = bad
+    with pytest.raises(ValueError, match="cues.*\\+1 and -1"):
+        dj.retrieve(model, cues)
+    with pytest.raises(ValueError, match="cues"):
+        dj.retrieve(model, cues, rule=dj.Async())
+
+
+def test_binary_cues_01_rejected_bool_converted(dam):
+    X, model = dam
+    with pytest.raises(ValueError, match="cues"):
+        dj.retrieve(model, (np.asarray(X) + 1) / 2)
+    as_bool = np.asarray(X) > 0
+    out = dj.retrieve(model, as_bool)
+    ref = dj.retrieve(model, X)
+    np.testing.assert_array_equal(out.states, ref.states)
+    out = dj.retrieve(model, np.asarray(X, np.int32))  # integer +-1 works too
+    np.testing.assert_array_equal(out.states, ref.states)
+
+
+@pytest.mark.parametrize("pool", ["01", "nan", "times3"])
+def test_capacity_search_checks_pool(pool):
+    P = np.asarray(dj.patterns.random_binary(jax.random.key(1), 2 * 8, 32)).reshape(2, 8, 32)
+    P = {"01": (P + 1) / 2, "nan": np.where(P > 0, np.nan, P), "times3": 3 * P}[pool]
+    with pytest.raises(ValueError, match="patterns"):
+        capacity_search(P, dj.Polynomial(3), key=jax.random.key(0))
+
+
+def test_capacity_search_argument_types():
+    P = dj.patterns.random_binary(jax.random.key(1), 8, 32)[None]
+    with pytest.raises(TypeError, match="criterion"):
+        capacity_search(P, dj.Polynomial(3), criterion="stable", key=jax.random.key(0))
+    with pytest.raises(TypeError, match="key"):
+        capacity_search(P, dj.Polynomial(3), key=0)
+    with pytest.raises(TypeError, match="`F`"):
+        capacity_search(P, "poly", key=jax.random.key(0))
+
+
+@pytest.mark.parametrize("bad", [np.nan, -1.0, 0.5, 2.0], ids=["nan", "neg", "half", "two"])
+def test_mask_must_be_01(dam, bad):
+    X, _ = dam
+    mask = np.ones(4)
+    mask[2] = bad
+    with pytest.raises(ValueError, match="mask"):
+        dj.BinaryDAM(X, dj.Polynomial(3), mask=mask)
+
+
+def test_masked_exponential_energy_uses_kept_patterns(dam):
+    # a masked-out pattern with the largest overlap must not push the kept terms to underflow
+    X, _ = dam
+    model = dj.BinaryDAM(X, dj.Exponential(20.0), mask=jnp.array([0.0, 1.0, 1.0, 1.0]))
+    e, ls = model.scaled_energy(X[0])
+    assert float(e) < 0 and np.isfinite(float(e)) and np.isfinite(float(ls))
+
+
+@pytest.mark.parametrize("tol", [np.nan, -1.0])
+def test_sync_tol_checked(tol):
+    with pytest.raises(ValueError, match="tol"):
+        dj.Sync(tol=tol)
+    with pytest.raises(ValueError, match="tol"):
+        dj.OneStep(tol=tol)
+
+
+def test_kernelized_rejects_nan_patterns():
+    P = np.ones((3, 4))
+    P[0, 0] = np.nan
+    with pytest.raises(ValueError, match="patterns"):
+        dj.KernelizedHopfield(P)
+
+
+def test_flip_argument_errors():
+    X = dj.patterns.random_binary(jax.random.key(0), 2, 8)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="rho"):
+        dj.patterns.flip(key, X, [0.1, 0.2])
+    with pytest.raises(TypeError, match="rho"):
+        dj.patterns.flip(key, X, "0.1")
+    with pytest.raises(ValueError, match="patterns"):
+        dj.patterns.flip(key, jnp.asarray(1.0), 0.1)
+    with pytest.raises(TypeError, match="jax.random.key"):
+        dj.patterns.flip(0, X, 0.1)
+
+
+def test_retrieve_key_and_numpy_integers(dam):
+    X, model = dam
+    with pytest.raises(TypeError, match="jax.random.key"):
+        dj.retrieve(model, X, key=0)
+    out = dj.retrieve(model, X, max_steps=np.int64(5))
+    assert out.states.shape == X.shape
+    dj.retrieve(model, X, key=jax.random.PRNGKey(0))  # legacy keys still accepted
+
+
+def test_modern_hopfield_width_checked():
+    mh = dj.ModernHopfield(np.eye(4), 1.0)
+    with pytest.raises(ValueError, match="last dimension"):
+        mh.update(jnp.ones(5))
+    with pytest.raises(ValueError, match="last dimension"):
+        mh.energy(jnp.ones(3))
+
+
+def test_numpy_scalar_normalizer():
+    P = np.eye(4)
+    m = dj.KernelizedHopfield(P, normalizer=np.float32(1.5))
+    assert isinstance(m.normalizer, dj.Entmax) and float(m.normalizer.alpha) == 1.5
+
+
+def test_traced_values_checked_when_enabled(dam):
+    # inside jit the concrete-value checks cannot see a NaN cue; with check_traced_values on it
+    # raises at run time instead of returning a silent NaN (an EquinoxRuntimeError, wrapped by XLA)
+
+    X, model = dam
+    cues = np.array(X[:2])
+    cues[0, 0] = np.nan
+    f = jax.jit(lambda c: dj.retrieve(model, c).states)
+    assert np.isnan(np.asarray(f(cues))).any()  # the documented default: not checked
+    prev = dj.check_traced_values(True)
+    try:
+        g = jax.jit(lambda c: dj.retrieve(model, c).states)
+        with pytest.raises(Exception, match="`cues` must contain only"):
+            jax.block_until_ready(g(cues))
+        np.testing.assert_array_equal(g(np.asarray(X[:2])), dj.retrieve(model, X[:2]).states)
+        mh = dj.ModernHopfield(np.eye(3), 1.0)
+        h = jax.jit(lambda c: dj.retrieve(mh, c, rule=dj.Sync(tol=1e-6)).states)
+        with pytest.raises(Exception, match="`cues` must contain only finite"):
+            jax.block_until_ready(h(jnp.array([[np.nan, 0.0, 1.0]])))
+        # patterns built inside jit (as capacity searches do)
+        bad = jnp.asarray(X).at[0, 0].set(0.5)
+        k = jax.jit(lambda P: dj.BinaryDAM(P, dj.Polynomial(3)).energy(P[0]))
+        with pytest.raises(Exception, match="`patterns` must contain only"):
+            jax.block_until_ready(k(bad))
+    finally:
+        dj.check_traced_values(prev)
+
+
+def test_unknown_reproduction_is_a_value_error():
+    from damjax import reproduce
+
+    with pytest.raises(ValueError, match="unknown reproduction 'nope'; available: ") as info:
+        reproduce.get("nope")
+    assert isinstance(info.value, KeyError) and str(info.value).startswith("unknown")
