@@ -5,13 +5,14 @@ Public API (import from here or from the public subpackages, never from private 
 * interaction functions: :class:`Polynomial`, :class:`RectifiedPolynomial`, :class:`Exponential`;
 * models: :class:`BinaryDAM`, :class:`HopfieldNetwork`, :class:`ModernHopfield`,
   :class:`LagrangianNetwork`, :class:`KernelizedHopfield`, :class:`ExpDAM`,
-  :class:`RandomFeatureDAM`;
+  :class:`RandomFeatureDAM`, :class:`HierarchicalNetwork` (with :class:`NeuronLayer`,
+  :class:`DenseSynapse`);
 * dynamics: :func:`retrieve` with rules :class:`Sync`, :class:`Async`, :class:`OneStep`,
   :class:`Euler`, :class:`ODE`, :class:`GradientDescent`; :func:`trajectory`;
 * modules: :mod:`damjax.patterns`, :mod:`damjax.capacity`, :mod:`damjax.sweep`,
   :mod:`damjax.learning`, :mod:`damjax.states`, :mod:`damjax.datasets`,
   :mod:`damjax.normalizers`, :mod:`damjax.spherical`, :mod:`damjax.lagrangians`,
-  :mod:`damjax.random_features`, :mod:`damjax.reproduce`.
+  :mod:`damjax.random_features`, :mod:`damjax.reproduce`, :mod:`damjax.nn` (Hopfield layers).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +21,7 @@ from . import capacity as capacity
 from . import datasets as datasets
 from . import lagrangians as lagrangians
 from . import learning as learning
+from . import nn as nn
 from . import normalizers as normalizers
 from . import patterns as patterns
 from . import random_features as random_features
@@ -52,11 +54,14 @@ from .models import AbstractContinuousMemory as AbstractContinuousMemory
 from .models import AbstractMemory as AbstractMemory
 from .models import AbstractPatternMemory as AbstractPatternMemory
 from .models import BinaryDAM as BinaryDAM
+from .models import DenseSynapse as DenseSynapse
 from .models import ExpDAM as ExpDAM
+from .models import HierarchicalNetwork as HierarchicalNetwork
 from .models import HopfieldNetwork as HopfieldNetwork
 from .models import KernelizedHopfield as KernelizedHopfield
 from .models import LagrangianNetwork as LagrangianNetwork
 from .models import ModernHopfield as ModernHopfield
+from .models import NeuronLayer as NeuronLayer
 from .models import RandomFeatureDAM as RandomFeatureDAM
 from .normalizers import AbstractNormalizer as AbstractNormalizer
 from .normalizers import Entmax as Entmax

@@ -11,3 +11,6 @@ from .kernelized import KernelizedHopfield as KernelizedHopfield
 from .lagrangian import LagrangianNetwork as LagrangianNetwork
 from .modern import ModernHopfield as ModernHopfield
 from .random_features import RandomFeatureDAM as RandomFeatureDAM
+from .hierarchical import DenseSynapse as DenseSynapse
+from .hierarchical import HierarchicalNetwork as HierarchicalNetwork
+from .hierarchical import NeuronLayer as NeuronLayer
