@@ -64,3 +64,19 @@ def test_mil_example_runs_and_computes(tmp_path):
         assert 0.0 <= means[k] <= 1.0
     assert summary["protocol"] and summary["deviations"]
     assert (tmp_path / "mil.png").stat().st_size > 10_000
+
+
+def test_hierarchical_digits_runs_and_computes(tmp_path):
+    summary = reproduce.run("hierarchical-digits", tmp_path, quick=True)
+    assert set(summary["checks"]) == {
+        "energy_never_increases",
+        "trajectories_finite",
+        "completion_beats_mean_image",
+        "label_layer_accuracy",
+    }
+    for c in summary["checks"].values():
+        assert c["source"] in ("theory", "ours") and c["cite"]
+    cfg = summary["config"]
+    assert cfg["widths"] == [64, 100, 10]
+    assert np.isfinite(cfg["completion_mse"]) and 0.0 <= cfg["label_accuracy"] <= 1.0
+    assert (tmp_path / "hierarchical_digits.png").stat().st_size > 10_000
