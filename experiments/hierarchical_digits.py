@@ -91,16 +91,17 @@ def run(out: Path, *, quick: bool) -> Outcome:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for b in range(min(6, n_test)):
         axes[0].plot(np.asarray(ode.ts), np.asarray(ode.energies[b]), lw=1, color=f"C{b}")
-        axes[0].plot(
-            np.asarray(euler.ts), np.asarray(euler.energies[b]), "--", lw=1, color=f"C{b}"
-        )
+        axes[0].plot(np.asarray(euler.ts), np.asarray(euler.energies[b]), "--", lw=1, color=f"C{b}")
     axes[0].set_xlabel("t")
     axes[0].set_ylabel("E(t)")
     axes[0].set_title("energy of the 3-layer network (solid: Tsit5, dashed: Euler)")
     show = min(6, n_test)
     grid = np.concatenate(
-        [np.concatenate([truth[b], np.asarray(cues[b]), final[b]]).reshape(3, 8, 8) for b in
-         range(show)], axis=2
+        [
+            np.concatenate([truth[b], np.asarray(cues[b]), final[b]]).reshape(3, 8, 8)
+            for b in range(show)
+        ],
+        axis=2,
     ).reshape(24, 8 * show)
     axes[1].imshow(grid, cmap="gray_r")
     axes[1].set_axis_off()
@@ -116,14 +117,23 @@ def run(out: Path, *, quick: bool) -> Outcome:
             source="theory",
             cite="Krotov 2021, Sec. 2: dE/dt <= 0 for convex Lagrangians (float32 round-off)",
         ),
-        "trajectories_finite": Check.holds(ok, "every integration finishes, no NaN", ok,
-                                           source="theory", cite="Krotov 2021, Sec. 2"),
+        "trajectories_finite": Check.holds(
+            ok,
+            "every integration finishes, no NaN",
+            ok,
+            source="theory",
+            cite="Krotov 2021, Sec. 2",
+        ),
         "completion_beats_mean_image": Check.at_most(
-            err / err_mean, 0.5, source="ours",
+            err / err_mean,
+            0.5,
+            source="ours",
             cite="our threshold: at most half the squared error of filling in the mean digit",
         ),
         "label_layer_accuracy": Check.at_least(
-            acc, ACCURACY_BOUND, source="ours",
+            acc,
+            ACCURACY_BOUND,
+            source="ours",
             cite="our threshold for reading the class off the top layer from half a digit",
         ),
     }
@@ -148,10 +158,14 @@ def run(out: Path, *, quick: bool) -> Outcome:
         "criterion": "energy is a Lyapunov function of the dynamics",
     }
     deviations = [
-        {"what": "weights built from stored digits and their labels, not trained",
-         "why": "the paper has no digits experiment; a hand-built hierarchy shows the dynamics"},
-        {"what": "completion and label thresholds are our own",
-         "why": "no paper number for this setting"},
+        {
+            "what": "weights built from stored digits and their labels, not trained",
+            "why": "the paper has no digits experiment; a hand-built hierarchy shows the dynamics",
+        },
+        {
+            "what": "completion and label thresholds are our own",
+            "why": "no paper number for this setting",
+        },
     ]
     return Outcome(
         checks=checks,

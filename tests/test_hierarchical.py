@@ -124,7 +124,9 @@ def test_layer_norm_and_jit_vmap_grad(getkey):
 def test_clear_errors(getkey):
     W = jnp.ones((3, 4))
     with pytest.raises(ValueError, match="at least two"):
-        dj.HierarchicalNetwork([dj.NeuronLayer(Quadratic(), 4)], [dj.DenseSynapse(W, pre=0, post=1)])
+        dj.HierarchicalNetwork(
+            [dj.NeuronLayer(Quadratic(), 4)], [dj.DenseSynapse(W, pre=0, post=1)]
+        )
     with pytest.raises(ValueError, match="pre < post"):
         dj.DenseSynapse(W, pre=1, post=0)
     layers = [dj.NeuronLayer(Quadratic(), 4), dj.NeuronLayer(Tanh(), 5)]

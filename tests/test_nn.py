@@ -136,10 +136,14 @@ def test_fixed_point_function(getkey):
             return out.value
 
         for g in ("unrolled", "implicit"):
-            out = fixed_point(lambda x: jnp.tanh(W @ x + b), x0, max_steps=500, tol=1e-14, gradient=g)
+            out = fixed_point(
+                lambda x: jnp.tanh(W @ x + b), x0, max_steps=500, tol=1e-14, gradient=g
+            )
             assert bool(out.converged) and 0 < int(out.steps) < 500
             x = out.value
-            assert np.allclose(x, np.tanh(np.asarray(W) @ np.asarray(x) + np.asarray(b)), atol=1e-13)
+            assert np.allclose(
+                x, np.tanh(np.asarray(W) @ np.asarray(x) + np.asarray(b)), atol=1e-13
+            )
             check_grads(lambda W, b: solve(W, b, g), (W, b), order=1, modes=["rev"], atol=1e-6)
         few = fixed_point(lambda x: jnp.tanh(W @ x + b), x0, max_steps=2)
         assert not bool(few.converged) and int(few.steps) == 2
@@ -252,7 +256,9 @@ def test_layer_norms_and_unprojected_patterns(getkey):
     )
     out = hop(q, y, v)
     # the layer norms make the output invariant to affine rescaling of each input pattern
-    assert tree_allclose(out, hop(3.0 * q + 1.0, 2.0 * y - 5.0, 0.5 * v + 2.0), rtol=1e-4, atol=1e-4)
+    assert tree_allclose(
+        out, hop(3.0 * q + 1.0, 2.0 * y - 5.0, 0.5 * v + 2.0), rtol=1e-4, atol=1e-4
+    )
     raw = Hopfield(
         16,
         project_query=False,

@@ -39,7 +39,10 @@ def test_digit_bags():
 def test_mil_models_ignore_padding():
     data = dj.datasets.load_digits()
     bags = mil.digit_bags(data, 4, key=jax.random.key(1))
-    for model in (mil.HopfieldMIL(64, key=jax.random.key(2)), mil.MeanPoolMIL(64, key=jax.random.key(2))):
+    for model in (
+        mil.HopfieldMIL(64, key=jax.random.key(2)),
+        mil.MeanPoolMIL(64, key=jax.random.key(2)),
+    ):
         x, p = bags.instances[0], bags.padding[0]
         n = int((~np.asarray(p)).sum())
         assert np.allclose(model(x, p), model(x[:n], p[:n]), atol=1e-5)

@@ -36,7 +36,7 @@ def run(quick: bool = False) -> dict:
     fwd_bwd = eqx.filter_jit(eqx.filter_grad(loss))
     forward = eqx.filter_jit(lambda m, x: jax.vmap(lambda s: m(s, s, s))(x))
 
-    wq, wk, wv, wo = (l.weight for l in proj(hop))
+    wq, wk, wv, wo = (lin.weight for lin in proj(hop))
     dk = D // H
 
     @jax.jit

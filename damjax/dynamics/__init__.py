@@ -11,6 +11,6 @@ from .continuous import ODE as ODE
 from .continuous import Euler as Euler
 from .continuous import Trajectory as Trajectory
 from .continuous import trajectory as trajectory
-from .gradient import GradientDescent as GradientDescent
 from .fixed_point import FixedPoint as FixedPoint
 from .fixed_point import fixed_point as fixed_point
+from .gradient import GradientDescent as GradientDescent

@@ -184,9 +184,10 @@ def fixed_point(
             raise TypeError(f"`x0` must contain floating arrays only; got dtype {leaf.dtype}")
     out_shape = jax.eval_shape(f, x0)
     in_struct = jax.tree.map(lambda a: (a.shape, a.dtype), x0)
-    if jax.tree.structure(out_shape) != jax.tree.structure(x0) or jax.tree.map(
-        lambda a: (a.shape, a.dtype), out_shape
-    ) != in_struct:
+    if (
+        jax.tree.structure(out_shape) != jax.tree.structure(x0)
+        or jax.tree.map(lambda a: (a.shape, a.dtype), out_shape) != in_struct
+    ):
         raise TypeError(
             "`f` must return a state of the same structure, shapes and dtypes as `x0`; "
             f"got {jax.tree.map(lambda a: (a.shape, str(a.dtype)), out_shape)} for "

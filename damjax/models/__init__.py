@@ -6,11 +6,11 @@ from ._base import AbstractPatternMemory as AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory as AbstractContinuousMemory
 from .binary import BinaryDAM as BinaryDAM
 from .exp_dam import ExpDAM as ExpDAM
+from .hierarchical import DenseSynapse as DenseSynapse
+from .hierarchical import HierarchicalNetwork as HierarchicalNetwork
+from .hierarchical import NeuronLayer as NeuronLayer
 from .hopfield import HopfieldNetwork as HopfieldNetwork
 from .kernelized import KernelizedHopfield as KernelizedHopfield
 from .lagrangian import LagrangianNetwork as LagrangianNetwork
 from .modern import ModernHopfield as ModernHopfield
 from .random_features import RandomFeatureDAM as RandomFeatureDAM
-from .hierarchical import DenseSynapse as DenseSynapse
-from .hierarchical import HierarchicalNetwork as HierarchicalNetwork
-from .hierarchical import NeuronLayer as NeuronLayer

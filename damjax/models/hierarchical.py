@@ -98,8 +98,10 @@ class DenseSynapse(eqx.Module):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
                 raise ValueError(f"`{name}` must be a layer index >= 0; got {v!r}")
         if not pre < post:
-            raise ValueError(f"a synapse joins a lower layer to a higher one: need pre < post; "
-                             f"got pre={pre}, post={post}")
+            raise ValueError(
+                f"a synapse joins a lower layer to a higher one: need pre < post; "
+                f"got pre={pre}, post={post}"
+            )
         self.pre, self.post = int(pre), int(post)
 
     def energy(self, gs) -> Scalar:
@@ -171,8 +173,10 @@ class HierarchicalNetwork(AbstractContinuousMemory):
         taus = [1.0] * len(lagrangians) if taus is None else list(taus)
         if len(taus) != len(lagrangians):
             raise ValueError(f"`taus` must have one entry per layer ({len(lagrangians)})")
-        widths = [check_real_matrix(w, f"weights[{a}]", "(N_{a+1}, N_a)").shape[1]
-                  for a, w in enumerate(weights)]
+        widths = [
+            check_real_matrix(w, f"weights[{a}]", "(N_{a+1}, N_a)").shape[1]
+            for a, w in enumerate(weights)
+        ]
         widths.append(weights[-1].shape[0])
         layers = [
             NeuronLayer(L, n, tau=t, I=I if a == 0 else None)
@@ -247,8 +251,9 @@ class HierarchicalNetwork(AbstractContinuousMemory):
         gs = [self.layers[0].lagrangian.activation(state)]
         for a in range(1, len(self.layers)):
             n = self.layers[a].width
-            full = tuple(gs) + tuple(jnp.zeros((self.layers[b].width,), state.dtype)
-                                     for b in range(a, len(self.layers)))
+            full = tuple(gs) + tuple(
+                jnp.zeros((self.layers[b].width,), state.dtype) for b in range(a, len(self.layers))
+            )
             x = self._drive(xs, full, a, lower_only=True)
             assert x.shape == (n,)
             xs.append(x)

@@ -4,8 +4,8 @@ All You Need"; the interface of ml-jku/hopfield-layers, the call convention of
 :class:`equinox.nn.MultiheadAttention`).
 """
 
-from ._hopfield import __doc__ as _doc
 from ._hopfield import Hopfield as Hopfield
+from ._hopfield import __doc__ as _doc
 from ._wrappers import HopfieldLayer as HopfieldLayer
 from ._wrappers import HopfieldPooling as HopfieldPooling
 

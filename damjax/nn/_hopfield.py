@@ -250,7 +250,9 @@ class Hopfield(eqx.Module):
             or not isinstance(update_steps_max, (int, np.integer))
             or update_steps_max < 0
         ):
-            raise ValueError(f"`update_steps_max` must be an integer >= 0; got {update_steps_max!r}")
+            raise ValueError(
+                f"`update_steps_max` must be an integer >= 0; got {update_steps_max!r}"
+            )
         self.update_steps_max = int(update_steps_max)
         eps = update_steps_eps
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
@@ -399,7 +401,7 @@ class Hopfield(eqx.Module):
         query: Float[Array, "L Dq"],
         key_: Float[Array, "S Dk"],
         *,
-        mask: Bool[Array, "..."] | None = None,
+        mask: Bool[Array, "*M"] | None = None,
         key_padding_mask: Bool[Array, " S"] | None = None,
     ) -> Float[Array, "H L S"]:
         r"""The association matrices :math:`\mathrm{sep}(\beta\,\xi^* K^T)` per head, (H, L, S),
@@ -413,7 +415,7 @@ class Hopfield(eqx.Module):
         key_: Float[Array, "S Dk"],
         value: Float[Array, "S Dv"] | None = None,
         *,
-        mask: Bool[Array, "..."] | None = None,
+        mask: Bool[Array, "*M"] | None = None,
         key_padding_mask: Bool[Array, " S"] | None = None,
         key: PRNGKeyArray | None = None,
         inference: bool | None = None,
@@ -439,7 +441,7 @@ class Hopfield(eqx.Module):
         state: Float[Array, "H L Dk"],
         key_: Float[Array, "S Dk"],
         *,
-        mask: Bool[Array, "..."] | None = None,
+        mask: Bool[Array, "*M"] | None = None,
         key_padding_mask: Bool[Array, " S"] | None = None,
     ) -> Float[Array, "H L"]:
         r"""Ramsauer et al.'s energy :math:`-\beta^{-1}\Psi^*(\beta K\xi) + \frac12\xi^T\xi` of
@@ -467,7 +469,7 @@ class Hopfield(eqx.Module):
         key_: Float[Array, "S Dk"],
         *,
         steps: int | None = None,
-        mask: Bool[Array, "..."] | None = None,
+        mask: Bool[Array, "*M"] | None = None,
         key_padding_mask: Bool[Array, " S"] | None = None,
     ) -> Float[Array, "T H L Dk"]:
         r"""The projected state patterns :math:`\xi_0, \xi_1, \dots, \xi_T` of the state iteration

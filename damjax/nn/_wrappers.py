@@ -74,9 +74,7 @@ class HopfieldPooling(eqx.Module):
         self, x: Float[Array, "S D"], *, key_padding_mask: Bool[Array, " S"] | None = None
     ) -> Float[Array, "H Q S"]:
         """The learned state patterns' associations with the instances of ``x``, (H, Q, S)."""
-        return self.hopfield.associations(
-            self.state_patterns, x, key_padding_mask=key_padding_mask
-        )
+        return self.hopfield.associations(self.state_patterns, x, key_padding_mask=key_padding_mask)
 
 
 class HopfieldLayer(eqx.Module):
@@ -130,7 +128,7 @@ class HopfieldLayer(eqx.Module):
         self,
         x: Float[Array, "L D"],
         *,
-        mask: Bool[Array, "..."] | None = None,
+        mask: Bool[Array, "*M"] | None = None,
         key: PRNGKeyArray | None = None,
         inference: bool | None = None,
     ) -> Float[Array, "L Do"]:
@@ -139,7 +137,7 @@ class HopfieldLayer(eqx.Module):
         )
 
     def associations(
-        self, x: Float[Array, "L D"], *, mask: Bool[Array, "..."] | None = None
+        self, x: Float[Array, "L D"], *, mask: Bool[Array, "*M"] | None = None
     ) -> Float[Array, "H L K"]:
         """Associations of the inputs with the learned stored patterns, (H, L, quantity)."""
         return self.hopfield.associations(x, self.stored_patterns, mask=mask)

@@ -74,7 +74,9 @@ def digit_bags(
     if isinstance(n_bags, bool) or not isinstance(n_bags, int) or n_bags < 1:
         raise ValueError(f"`n_bags` must be an integer >= 1; got {n_bags!r}")
     if not 0 <= int(target) < data.n_classes:
-        raise ValueError(f"`target` must be a class of `data` (0..{data.n_classes - 1}); got {target}")
+        raise ValueError(
+            f"`target` must be a class of `data` (0..{data.n_classes - 1}); got {target}"
+        )
     if not mean_size > 0 or not std_size >= 0:
         raise ValueError(f"need mean_size > 0 and std_size >= 0; got {mean_size}, {std_size}")
     max_size = int(round(mean_size + 3 * std_size)) if max_size is None else int(max_size)
@@ -169,7 +171,9 @@ def train_mil(
     def loss_fn(params, batch, k):
         m = eqx.combine(params, static)
         logits = _logits(m, batch, k)
-        return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, batch.labels.astype(logits.dtype)))
+        return jnp.mean(
+            optax.sigmoid_binary_cross_entropy(logits, batch.labels.astype(logits.dtype))
+        )
 
     @eqx.filter_jit
     def step(params, state, batch, k):
