@@ -147,6 +147,16 @@ def test_fixed_point_function(getkey):
             check_grads(lambda W, b: solve(W, b, g), (W, b), order=1, modes=["rev"], atol=1e-6)
         few = fixed_point(lambda x: jnp.tanh(W @ x + b), x0, max_steps=2)
         assert not bool(few.converged) and int(few.steps) == 2
+        # an unconverged implicit iteration has no implicit gradient: NaN, not a wrong number
+        gW = jax.grad(
+            lambda W: jnp.sum(
+                fixed_point(
+                    lambda x: jnp.tanh(W @ x + b), x0, max_steps=2, gradient="implicit"
+                ).value
+            )
+        )(W)
+        assert np.all(np.isnan(np.asarray(gW)))
+        assert np.all(np.isfinite(np.asarray(jax.grad(lambda W: jnp.sum(solve(W, b, "implicit")))(W))))
         # under vmap and jit
         bs = jax.random.normal(getkey(), (3, 4), jnp.float64)
         vm = jax.jit(jax.vmap(lambda b: solve(W, b, "implicit")))(bs)
@@ -214,7 +224,8 @@ def test_jit_vmap_filter_grad(getkey, gradient):
     B = 3
     qs = jax.random.normal(getkey(), (B, 5, 16))
     ys = jax.random.normal(getkey(), (B, 7, 16))
-    hop = Hopfield(16, num_heads=4, update_steps_max=4, gradient=gradient, key=getkey())
+    steps = 4 if gradient == "unrolled" else 100  # implicit: run to convergence
+    hop = Hopfield(16, num_heads=4, update_steps_max=steps, gradient=gradient, key=getkey())
     batched = jax.jit(jax.vmap(hop))(qs, ys)
     loop = jnp.stack([hop(q, y) for q, y in zip(qs, ys)])
     assert tree_allclose(batched, loop, rtol=1e-5, atol=1e-5)

@@ -27,8 +27,9 @@ r"""Differentiable fixed-point iteration :math:`x^* = f(x^*)`, with two ways to 
     (spectral radius of :math:`J_x` below one; e.g. the Hopfield update near a well-separated
     stored pattern, Ramsauer et al. 2020, Theorem 4). Otherwise (few steps, a metastable or
     not yet converged state) the gradient it returns is that of a fixed point that was not
-    reached; use ``"unrolled"``. No gradient flows to :math:`x_0` (the fixed point does not
-    depend on where the iteration started).
+    reached; use ``"unrolled"``. When the forward iteration or the adjoint iteration does not
+    converge within ``max_steps``, the gradients are NaN (never silently wrong). No gradient flows
+    to :math:`x_0` (the fixed point does not depend on where the iteration started).
 
 Both modes agree when the unrolled iteration has run to convergence (tested).
 """
@@ -119,11 +120,17 @@ def _implicit(f, consts, x0, max_steps, tol):
 
 def _implicit_fwd(f, consts, x0, max_steps, tol):
     out = _iterate_while(lambda x: f(x, *consts), x0, max_steps, tol)
-    return out, (consts, out[0], x0)
+    return out, (consts, out[0], out[2], x0)
+
+
+def _nan_unless(ok, c):
+    if c is None or not jnp.issubdtype(jnp.result_type(c), jnp.inexact):
+        return c
+    return jnp.where(ok, c, jnp.nan)
 
 
 def _implicit_bwd(f, max_steps, tol, res, cotangents):
-    consts, x_star, x0 = res
+    consts, x_star, forward_done, x0 = res
     x_bar = cotangents[0]
     _, vjp_x = jax.vjp(lambda x: f(x, *consts), x_star)
 
@@ -132,9 +139,12 @@ def _implicit_bwd(f, max_steps, tol, res, cotangents):
         (jw,) = vjp_x(w)
         return jax.tree.map(jnp.add, x_bar, jw)
 
-    w, _, _ = _iterate_while(adjoint, x_bar, max_steps, tol)
+    w, _, adjoint_done = _iterate_while(adjoint, x_bar, max_steps, tol)
     _, vjp_c = jax.vjp(lambda *c: f(x_star, *c), *consts)
-    c_bar = vjp_c(w)
+    # the implicit gradient exists only at a converged fixed point with a convergent adjoint:
+    # anything else gets NaN, never a silently wrong gradient
+    ok = forward_done & adjoint_done
+    c_bar = jax.tree.map(lambda c: _nan_unless(ok, c), vjp_c(w))
     return tuple(c_bar), jax.tree.map(_zero_cotangent, x0)
 
 

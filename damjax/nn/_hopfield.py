@@ -40,7 +40,7 @@ heads concatenated and projected by ``output_proj``. With one step, softmax and
   0 means one association without any state update).
 * ``gradient`` — ``"unrolled"`` or ``"implicit"``: how gradients pass the state iteration
   (:func:`damjax.dynamics.fixed_point`; implicit is valid only at a converged, contracting fixed
-  point).
+  point, and gives NaN gradients when the iteration stops at ``update_steps_max`` unconverged).
 * ``normalize_state`` / ``normalize_stored`` / ``normalize_projected`` — layer norms of R, Y and
   Y_V before their projections [normalize_state_pattern, normalize_stored_pattern,
   normalize_pattern_projection]; ``normalize_hopfield_space`` — a layer norm of the projected
