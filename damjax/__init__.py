@@ -5,7 +5,8 @@ Public API (import from here or from the public subpackages, never from private 
 * interaction functions: :class:`Polynomial`, :class:`RectifiedPolynomial`, :class:`Exponential`;
 * models: :class:`BinaryDAM`, :class:`HopfieldNetwork`, :class:`ModernHopfield`,
   :class:`LagrangianNetwork`, :class:`KernelizedHopfield`, :class:`ExpDAM`,
-  :class:`RandomFeatureDAM`;
+  :class:`RandomFeatureDAM`, :class:`HierarchicalNetwork` (with :class:`NeuronLayer`,
+  :class:`DenseSynapse`);
 * dynamics: :func:`retrieve` with rules :class:`Sync`, :class:`Async`, :class:`OneStep`,
   :class:`Euler`, :class:`ODE`, :class:`GradientDescent`; :func:`trajectory`;
 * model ingredients in :mod:`damjax.components`: :mod:`~damjax.components.interactions`,
@@ -15,7 +16,7 @@ Public API (import from here or from the public subpackages, never from private 
   ``DeprecationWarning``);
 * modules: :mod:`damjax.patterns`, :mod:`damjax.capacity`, :mod:`damjax.sweep`,
   :mod:`damjax.learning`, :mod:`damjax.states`, :mod:`damjax.datasets`,
-  :mod:`damjax.spherical`, :mod:`damjax.reproduce`.
+  :mod:`damjax.spherical`, :mod:`damjax.reproduce`, :mod:`damjax.nn` (Hopfield layers).
 
 The package is layered (see ``damjax/_layers.py`` and CONTRIBUTING.md): a module imports only
 from its own layer or lower ones.
@@ -29,6 +30,7 @@ from . import components as components
 from . import capacity as capacity
 from . import datasets as datasets
 from . import learning as learning
+from . import nn as nn
 from . import patterns as patterns
 from . import reproduce as reproduce
 from . import spherical as spherical
@@ -63,11 +65,14 @@ from .models import AbstractContinuousMemory as AbstractContinuousMemory
 from .models import AbstractMemory as AbstractMemory
 from .models import AbstractPatternMemory as AbstractPatternMemory
 from .models import BinaryDAM as BinaryDAM
+from .models import DenseSynapse as DenseSynapse
 from .models import ExpDAM as ExpDAM
+from .models import HierarchicalNetwork as HierarchicalNetwork
 from .models import HopfieldNetwork as HopfieldNetwork
 from .models import KernelizedHopfield as KernelizedHopfield
 from .models import LagrangianNetwork as LagrangianNetwork
 from .models import ModernHopfield as ModernHopfield
+from .models import NeuronLayer as NeuronLayer
 from .models import RandomFeatureDAM as RandomFeatureDAM
 from .components.normalizers import AbstractNormalizer as AbstractNormalizer
 from .components.normalizers import Entmax as Entmax

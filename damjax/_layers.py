@@ -11,7 +11,7 @@ the package may import from it (e.g. ``from .. import __version__``).
    the generic sweep engine: none of them knows a memory model;
 2. ``models`` — memory models (energy, update, declared capabilities), no dynamics;
 3. ``dynamics`` — rules and :func:`damjax.retrieve`, written against the models' interfaces;
-4. ``analysis`` — capacity, states, learning, spherical codes: written against models and
+4. ``analysis`` — capacity, states, learning, spherical codes, Hopfield layers: written against models and
    :func:`damjax.retrieve`; capacity registers the DAM experiments of the sweep engine;
 5. ``application`` — reproductions, benchmarks, the command line and the package face.
 """
@@ -27,7 +27,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tools", ("damjax.components", "damjax.patterns", "damjax.datasets", "damjax.sweep")),
     ("models", ("damjax.models",)),
     ("dynamics", ("damjax.dynamics",)),
-    ("analysis", ("damjax.capacity", "damjax.states", "damjax.learning", "damjax.spherical")),
+    (
+        "analysis",
+        ("damjax.capacity", "damjax.states", "damjax.learning", "damjax.spherical", "damjax.nn"),
+    ),
     (
         "application",
         (

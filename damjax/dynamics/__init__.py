@@ -17,4 +17,6 @@ from .continuous import AbstractContinuousRule as AbstractContinuousRule
 from .continuous import Euler as Euler
 from .continuous import Trajectory as Trajectory
 from .continuous import trajectory as trajectory
+from .fixed_point import FixedPoint as FixedPoint
+from .fixed_point import fixed_point as fixed_point
 from .gradient import GradientDescent as GradientDescent
