@@ -19,17 +19,19 @@ def xor_solved(interaction) -> dict:
     for each input (v1, v2) set the output unit by the energy difference
     E(v1, v2, -1) - E(v1, v2, +1) (one asynchronous update) and compare with v1 XOR v2.
 
-    **Returns:** ``{"solved": bool, "votes": [...]}``; a zero vote (tie) counts as unsolved.
+    **Returns:** ``{"solved": bool, "votes": [...], "tol": float}``; a vote within float32
+    round-off of the energies (``tol``) is a tie and counts as unsolved.
     """
     dam = dj.BinaryDAM(jnp.asarray(XOR_MEMORIES), interaction)
-    votes, ok = [], True
-    for v1, v2, target in XOR_MEMORIES:
+    votes, scale = [], 0.0
+    for v1, v2, _ in XOR_MEMORIES:
         e_plus = float(dam.energy(jnp.array([v1, v2, 1.0])))
         e_minus = float(dam.energy(jnp.array([v1, v2, -1.0])))
-        vote = e_minus - e_plus  # > 0: the output unit prefers +1
-        votes.append(vote)
-        ok = ok and vote != 0.0 and np.sign(vote) == target
-    return {"solved": bool(ok), "votes": votes}
+        votes.append(e_minus - e_plus)  # > 0: the output unit prefers +1
+        scale = max(scale, abs(e_plus), abs(e_minus))
+    tol = 64 * float(np.finfo(np.float32).eps) * max(scale, 1.0)
+    ok = all(abs(v) > tol and np.sign(v) == t for v, t in zip(votes, XOR_MEMORIES[:, 2]))
+    return {"solved": bool(ok), "votes": votes, "tol": tol}
 
 
 class DualNetwork(eqx.Module):
