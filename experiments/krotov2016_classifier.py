@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import damjax as dj  # noqa: E402
 from damjax import datasets  # noqa: E402
 from damjax.learning import (  # noqa: E402
     KrotovHopfieldRecipe,
@@ -28,6 +29,8 @@ from damjax.learning import (  # noqa: E402
     single_class_share,
 )
 from damjax.reproduce import Check, Outcome, Reproduction  # noqa: E402
+
+from ._krotov2016 import baselines, train_dual, xor_solved  # noqa: E402
 
 
 def digits_recipe(n: int, epochs: int) -> KrotovHopfieldRecipe:
@@ -58,8 +61,11 @@ def digits_recipe(n: int, epochs: int) -> KrotovHopfieldRecipe:
     )
 
 
-def mnist_recipe(n: int, epochs: int) -> KrotovHopfieldRecipe:
-    """The authors' notebook settings (T in units of the 794 visible units)."""
+def mnist_recipe(n: int, epochs: int | None = None) -> KrotovHopfieldRecipe:
+    """The authors' settings for MNIST (T in units of the 794 visible units). n >= 4 is the
+    authors' notebook (Dense_Associative_Memory_training.ipynb): n = 20, m = 30, lr 0.04 decayed
+    0.998 per epoch, momentum 0.6, T = 540, ramp 200 epochs, 300 epochs, batches of 1000,
+    init N(-0.3, 0.3); n <= 3 uses the paper's Appendix A temperatures."""
     if n <= 3:
         return KrotovHopfieldRecipe(
             n=n,
@@ -71,7 +77,7 @@ def mnist_recipe(n: int, epochs: int) -> KrotovHopfieldRecipe:
             learning_rate=0.04,
             momentum=0.6,
             batch_size=1000,
-            epochs=epochs,
+            epochs=epochs or 300,
         )
     return KrotovHopfieldRecipe(
         n=n,
@@ -79,10 +85,14 @@ def mnist_recipe(n: int, epochs: int) -> KrotovHopfieldRecipe:
         m=30,
         temperature_start=540.0,
         temperature_end=540.0,
-        ramp_epochs=1,
-        learning_rate=0.01,
+        ramp_epochs=200,
+        learning_rate=0.04,
+        lr_decay=0.998,
+        momentum=0.6,
         batch_size=1000,
-        epochs=epochs,
+        epochs=epochs or 300,
+        init_mean=-0.3,
+        init_std=0.3,
     )
 
 
@@ -143,54 +153,161 @@ def _figures(out: Path, tag, rows, models, hists, image_shape):
     return figs
 
 
+def _dual_study(train, test, degrees, epochs, key):
+    """The dual one-hidden-layer networks (same K = 100, activation F' = ReLU^(n-1))."""
+    rows = {}
+    for n, k in zip(degrees, jax.random.split(key, len(degrees))):
+        net, acc = train_dual(k, train, test, digits_recipe(n, epochs), epochs=epochs)
+        rows[n] = {"test_accuracy": acc, "single_class_share": net.single_class_share()}
+    return rows
+
+
+def _xor():
+    out = {}
+    for name, cls in (("power", dj.Polynomial), ("rectified", dj.RectifiedPolynomial)):
+        out[name] = {n: xor_solved(cls(n)) for n in range(2, 8)}
+    return out
+
+
+CITE_XOR = "Sec. 3, the XOR example (four memories = the rows of the truth table)"
+CITE_DUAL = "Sec. 3 (duality with a one-hidden-layer network of activation F'), Fig. 1"
+
+
 def run(out: Path, *, quick: bool) -> Outcome:
     key = jax.random.key(2016)
-    k_split, k_digits, k_mnist = jax.random.split(key, 3)
+    k_split, k_digits, k_mnist, k_dual = jax.random.split(key, 4)
     data = datasets.load_digits()
     train, test = datasets.train_test_split(data, key=k_split, test_fraction=0.2)
     degrees = [2, 3, 30] if quick else [2, 3, 5, 10, 20, 30]
     epochs = 60 if quick else 150
     rows, models, hists = _study(train, test, digits_recipe, degrees, epochs, k_digits)
+    dual = _dual_study(train, test, degrees, epochs, k_dual)
+    base = baselines(train, test, n_hidden=100)
+    xor = _xor()
     figures = _figures(out, "digits", rows, models, hists, data.image_shape)
     large = max(degrees)
+    best_dam = max(r["test_accuracy"] for r in rows.values())
     checks = {
-        "digits_test_accuracy_n3": Check.at_least(rows[3]["test_accuracy"], 0.96),
-        "digits_test_accuracy_n2": Check.at_least(rows[2]["test_accuracy"], 0.95),
-        f"digits_test_accuracy_n{large}": Check.at_least(rows[large]["test_accuracy"], 0.95),
+        "xor_power_n2_fails_n3_solves": Check.holds(
+            {f: {n: v["solved"] for n, v in t.items()} for f, t in xor.items()},
+            "the XOR gate cannot be computed with n = 2 (the standard Hopfield energy) but can "
+            "with n = 3",
+            (not xor["power"][2]["solved"]) and xor["power"][3]["solved"],
+            cite=CITE_XOR,
+        ),
+        "digits_test_accuracy_n3": Check.at_least(
+            rows[3]["test_accuracy"],
+            0.96,
+            source="ours",
+            cite="our floor for 8x8 digits (the paper reports MNIST only)",
+        ),
+        "digits_test_accuracy_n2": Check.at_least(
+            rows[2]["test_accuracy"], 0.95, source="ours", cite="our floor for 8x8 digits"
+        ),
+        f"digits_test_accuracy_n{large}": Check.at_least(
+            rows[large]["test_accuracy"], 0.95, source="ours", cite="our floor for 8x8 digits"
+        ),
+        "dam_matches_mlp_baseline": Check.at_least(
+            best_dam - base["mlp_relu_100"],
+            -0.02,
+            source="ours",
+            cite="baselines trained in the same run on the same split; the paper compares its "
+            "MNIST error with backprop networks of one hidden layer (Sec. 4)",
+        ),
         "single_class_share_rises_with_n": Check.holds(
             {n: rows[n]["single_class_share"] for n in degrees},
             "large n: most memories vote for one class (prototypes); n = 2: few (features)",
             rows[large]["single_class_share"] >= 0.5 > rows[2]["single_class_share"],
+            cite="Sec. 4, Fig. 3 (feature-to-prototype transition)",
         ),
         "contributions_concentrate_with_n": Check.holds(
             {n: rows[n]["participation"] for n in degrees},
             "fewer memories decide each classification as n grows",
             rows[large]["participation"] < rows[3]["participation"] < rows[2]["participation"],
+            cite="Sec. 4 (prototype regime: few memories per decision)",
         ),
     }
+    for n in degrees:
+        d = dual[n]["test_accuracy"] - rows[n]["test_accuracy"]
+        checks[f"dual_network_matches_dam_n{n}"] = Check.holds(
+            {
+                "dam": rows[n]["test_accuracy"],
+                "dual": dual[n]["test_accuracy"],
+                "dam_single_class_share": rows[n]["single_class_share"],
+                "dual_single_class_share": dual[n]["single_class_share"],
+            },
+            "the one-hidden-layer network with activation F' (same K) classifies as well as the "
+            "DAM (test accuracies within 0.03, ours)",
+            abs(d) <= 0.03,
+            cite=CITE_DUAL,
+        )
     notes = [
         f"digits: {len(train)} train / {len(test)} test images (stratified split), K = 100, "
         f"{epochs} epochs per degree.",
         "test error %: "
         + ", ".join(f"n={n}: {100 * (1 - r['test_accuracy']):.2f}" for n, r in rows.items()),
+        "dual network test error %: "
+        + ", ".join(f"n={n}: {100 * (1 - r['test_accuracy']):.2f}" for n, r in dual.items()),
+        "baselines (same split): "
+        + ", ".join(f"{k}: {100 * (1 - v):.2f}%" for k, v in base.items()),
+        "XOR: power x^n solves it for n = "
+        + str([n for n, v in xor["power"].items() if v["solved"]])
+        + " (odd n; for even n the votes cancel), rectified for n = "
+        + str([n for n, v in xor["rectified"].items() if v["solved"]])
+        + ".",
     ]
     config = {
         "degrees": degrees,
         "epochs": epochs,
         "digits": rows,
+        "dual": dual,
+        "baselines": base,
+        "xor": xor,
         "recipes": {n: digits_recipe(n, epochs).__dict__ for n in degrees},
     }
+    protocol = {
+        "source": "Krotov & Hopfield 2016, Sec. 3 (XOR, duality), Sec. 4 and Appendix A "
+        "(MNIST); authors' notebook DimaKrotov/Dense_Associative_Memory "
+        "Dense_Associative_Memory_training.ipynb",
+        "model": "784 pixels in [-1, 1] + 10 label units at -1, one update of the label units, "
+        "c = tanh(beta sum_mu [F(xi.v+) - F(xi.v-)]), F = ReLU^n, beta = 1/T^n, loss "
+        "sum (c - t)^(2m)",
+        "recipe": "K = 100, n = 20, m = 30, lr 0.04 decayed 0.998 per epoch, momentum 0.6, "
+        "T = 540, 300 epochs, minibatch 1000, init N(-0.3, 0.3), each memory's update "
+        "scaled so its largest component moves by the lr, weights clipped to [-1, 1]",
+        "reported": "MNIST test error 1.6% (n = 2), below at n = 3; memories turn from features "
+        "to prototypes as n grows",
+    }
+    deviations = [
+        {
+            "what": "scikit-learn 8x8 digits (1437 / 360) by default; MNIST only when local files "
+            "are found",
+            "why": "no download at run time",
+        },
+        {
+            "what": f"digits recipes (T, m, lr per n) are ours, {epochs} epochs",
+            "why": "the authors' temperatures are for 794 visible units; digits have 74",
+        },
+        {
+            "what": "the dual network is trained with the DAM's own recipe (loss, temperature, "
+            "optimiser, epochs); its W, b, U are free (not tied to one memory)",
+            "why": "the paper states the duality, it trains only the DAM",
+        },
+        {"what": "MNIST run with n in {2, 3, 20}", "why": "time; n = 20 is the notebook's setting"},
+    ]
 
     if datasets.mnist_available() and not quick:
         mtrain, mtest = datasets.load_mnist()
         m_deg = [2, 3, 20]
-        m_rows, m_models, m_hists = _study(mtrain, mtest, mnist_recipe, m_deg, 100, k_mnist)
+        m_rows, m_models, m_hists = _study(mtrain, mtest, mnist_recipe, m_deg, None, k_mnist)
         figures += _figures(out, "mnist", m_rows, m_models, m_hists, mtrain.image_shape)
         config["mnist"] = m_rows
         checks["mnist_test_error_n2"] = Check.close(
-            100 * (1 - m_rows[2]["test_accuracy"]), 1.6, 0.5
+            100 * (1 - m_rows[2]["test_accuracy"]), 1.6, 0.5, cite="Sec. 4, Fig. 2"
         )
-        checks["mnist_test_error_n3"] = Check.at_most(100 * (1 - m_rows[3]["test_accuracy"]), 1.8)
+        checks["mnist_test_error_n3"] = Check.at_most(
+            100 * (1 - m_rows[3]["test_accuracy"]), 1.8, cite="Sec. 4, Fig. 2"
+        )
         notes.append(
             "MNIST test error %: "
             + ", ".join(f"n={n}: {100 * (1 - r['test_accuracy']):.2f}" for n, r in m_rows.items())
@@ -205,7 +322,14 @@ def run(out: Path, *, quick: bool) -> Outcome:
                 "or mnist.npz)."
             )
         )
-    return Outcome(checks=checks, config=config, figures=figures, notes=" ".join(notes))
+    return Outcome(
+        checks=checks,
+        config=config,
+        figures=figures,
+        notes=" ".join(notes),
+        protocol=protocol,
+        deviations=deviations,
+    )
 
 
 REPRODUCTION = Reproduction(

@@ -274,3 +274,16 @@ def test_eqx_model_is_pytree(getkey):
     model = init_classifier(getkey(), n_memories=4, n_pixels=3, n_classes=2)
     leaves = jax.tree.leaves(eqx.filter(model, eqx.is_array))
     assert len(leaves) == 1 and leaves[0].shape == (4, 5)
+
+
+def test_xor_example_parity():
+    # the paper's XOR example: the n = 2 energy cannot compute XOR (the votes cancel), n = 3 can;
+    # for the power x^n the votes cancel for every even n
+    import damjax as dj
+    from experiments._krotov2016 import xor_solved
+
+    for n in (2, 4, 6):
+        r = xor_solved(dj.Polynomial(n))
+        assert not r["solved"] and all(abs(v) <= r["tol"] for v in r["votes"])
+    for n in (3, 5):
+        assert xor_solved(dj.Polynomial(n))["solved"]

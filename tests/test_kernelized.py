@@ -199,3 +199,24 @@ def test_quick_reproduction(name, tmp_path):
     assert summary["passed"], summary["checks"]
     for fig in summary["figures"]:
         assert (tmp_path / fig).exists()
+
+
+def test_metastable_probabilities_iterate_the_retrieval(getkey):
+    # the hu2024-metastable helper: n_iter updates x <- Xi^T Sep(beta K(Xi, x)), then p(x)
+    from experiments._hu2024 import metastable_probabilities, support_sizes
+
+    mems = jax.random.normal(getkey(), (10, 5))
+    q = jax.random.normal(getkey(), (7, 5))
+    w = jax.random.normal(getkey(), (5, 5))
+    for weight, normalizer in ((None, "softmax"), (w, "entmax15")):
+        fm = damjax.IdentityMap(5) if weight is None else damjax.LinearMap(weight)
+        model = damjax.KernelizedHopfield(mems, fm, 1.0, normalizer)
+        x = q
+        for _ in range(3):
+            x = jax.vmap(model.update)(x)
+        p, res = metastable_probabilities(mems, q, weight, 1.0, normalizer=normalizer, n_iter=3)
+        assert np.allclose(p, jax.vmap(model.probabilities)(x), atol=1e-6)
+        assert np.allclose(res, jnp.max(jnp.abs(jax.vmap(model.update)(x) - x), -1), atol=1e-6)
+    # entmax supports are exact zeros; softmax supports are counted above eps
+    assert support_sizes(jnp.array([[0.5, 0.5, 0.0]]), 0.0).tolist() == [2]
+    assert support_sizes(jnp.array([[0.985, 0.009, 0.006]]), 0.01).tolist() == [1]

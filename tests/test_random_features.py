@@ -371,3 +371,96 @@ def test_quick_reproduction(tmp_path):
     assert summary["passed"], {k: c for k, c in summary["checks"].items() if not c["passed"]}
     for fig in summary["figures"]:
         assert (tmp_path / fig).exists()
+
+
+# --- S kept or regenerated (memory budget), one-pass energy gradient -----------------------
+
+
+def test_projections_kept_by_budget_and_overridable(getkey):
+    X = binary(getkey(), 10, 20)
+    kw = dict(num_features=500, key=getkey(), chunk_size=128)
+    auto = RandomFeatureDAM(X, 5.0, **kw)  # 512 x 21 x 4 bytes: far below the default budget
+    assert auto.stores_projections
+    tiny = RandomFeatureDAM(X, 5.0, projection_budget=1000, **kw)
+    assert not tiny.stores_projections
+    assert RandomFeatureDAM(X, 5.0, projection_budget=1000, store_projections=True, **kw).S
+    assert not RandomFeatureDAM(X, 5.0, store_projections=False, **kw).stores_projections
+    assert tiny.with_projections().stores_projections
+    assert not auto.without_projections().stores_projections
+    # same model either way: T, energies and gradients agree
+    assert np.allclose(auto.T, tiny.T, atol=1e-6)
+    q = binary(getkey(), 6, 20)
+    for a, b in zip(energy_grad(auto, q), energy_grad(tiny, q)):
+        assert np.allclose(a, b, atol=1e-5)
+    with pytest.raises(TypeError, match="store_projections"):
+        RandomFeatureDAM(X, 5.0, store_projections="yes", **kw)
+    with pytest.raises(ValueError, match="projection_budget"):
+        RandomFeatureDAM(X, 5.0, projection_budget=0, **kw)
+
+
+@pytest.mark.parametrize("fmap", [SinCos(), Cos(), Orthogonal()], ids=["sincos", "cos", "orth"])
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "regenerated"])
+def test_one_pass_gradient_matches_float64(getkey, fmap, store):
+    # jax.grad goes through the one-pass rule; compare with float64 features from S
+    D, Y, beta = 12, 300, 4.0
+    X = jax.random.normal(getkey(), (8, D)) * 0.3
+    model = RandomFeatureDAM(
+        X,
+        beta,
+        num_features=Y,
+        key=getkey(),
+        features=fmap,
+        chunk_size=64,
+        store_projections=store,
+    )
+    S, b = (np.asarray(v, np.float64) for v in model.projections())
+    T = sum(np_features(S, b, xi, beta, fmap) for xi in np.asarray(X))
+    for x in np.asarray(X[:3]) + 0.05:
+        z = float(np_features(S, b, x, beta, fmap) @ T)
+        eps = 1e-6
+        fd = np.array(
+            [
+                (
+                    np_features(S, b, x + eps * e, beta, fmap) @ T
+                    - np_features(S, b, x - eps * e, beta, fmap) @ T
+                )
+                / (2 * eps)
+                for e in np.eye(D)
+            ]
+        )
+        ref = -fd / (beta * z)
+        e, g = jax.value_and_grad(model.energy)(jnp.asarray(x, jnp.float32))
+        assert np.isclose(float(e), -np.log(z) / beta, rtol=1e-4, atol=1e-5)
+        assert np.allclose(g, ref, rtol=1e-3, atol=1e-4), (np.asarray(g), ref)
+
+
+def test_gradient_in_T_and_beta_still_exact(getkey):
+    # tangents in T or beta take the reference (rematerialised) path: compare with float64
+    D, Y = 6, 200
+    X = jax.random.normal(getkey(), (5, D)) * 0.3
+    model = RandomFeatureDAM(X, 3.0, num_features=Y, key=getkey(), chunk_size=64)
+    x = X[0] + 0.1
+    S, b = (np.asarray(v, np.float64) for v in model.projections())
+    phi = np_features(S, b, x, 3.0, SinCos()).reshape(2, Y).T  # (Y, 2) like T
+    z = float(np.sum(phi * np.asarray(model.T, np.float64)))
+    gT = eqx.filter_grad(lambda m: m.energy(x))(model).T
+    assert np.allclose(gT, -phi / (3.0 * z), rtol=1e-3, atol=1e-6)
+    # second derivatives through the one-pass rule are finite and symmetric
+    H = jax.hessian(model.energy)(x)
+    assert np.all(np.isfinite(H)) and np.allclose(H, H.T, atol=1e-4)
+    assert np.isfinite(
+        float(jax.grad(lambda bb: eqx.tree_at(lambda m: m.beta, model, bb).energy(x))(model.beta))
+    )
+
+
+def test_T_bytes_constant_in_K(getkey):
+    # DrDAM's memory: T has 2 Y numbers whatever the number of stored patterns
+    D, Y = 30, 1000
+    model = RandomFeatureDAM.empty(D, 30.0, num_features=Y, key=getkey())
+    Xm = binary(getkey(), 1000, D)
+    done, sizes = 0, []
+    for K in (1, 10, 100, 1000):
+        model = model.add(Xm[done:K])
+        done = K
+        sizes.append((int(model.T.nbytes), model.num_parameters))
+    assert sizes == [(2 * Y * 4, 2 * Y)] * 4

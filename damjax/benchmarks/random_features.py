@@ -14,6 +14,15 @@ Keys:
   K = 10^5 patterns (values < 1: DrDAM is faster). ``rf_stored_S_energy_grad_us`` is the
   per-query time when S is stored (:meth:`RandomFeatureDAM.with_projections`) instead of
   regenerated: the price of the O(chunk x D) memory.
+* ``rf_energy_grad_vs_gemm`` — time of the batched energy + gradient of
+  :class:`damjax.RandomFeatureDAM` (S kept, as chosen automatically under the memory budget) over
+  the time of the bare matrix products of the same shapes, ``Q S^T`` (B x D by D x Y) and
+  ``G S`` (B x Y by Y x D), measured interleaved in one run, at the paper's largest width
+  D = 500 (Hoover et al. 2024, Fig. 3); target <= 1.5. ``rf_energy_grad_vs_gemm_by_D`` gives the
+  same ratio for D = 30, 100, 500, with S kept and regenerated: at small D the cos / sin of the
+  B x Y projections cost as much as the products themselves, so the ratio is larger there.
+
+The first three keys time S regenerated (``store_projections=False``), the low-memory mode.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from ..models import ExpDAM, RandomFeatureDAM
-from ._timing import median_time
+from ._timing import interleaved_times, median_ratio, median_time
 
 SUITE = "random_features"
 
@@ -46,6 +55,25 @@ def energy_grad_memory(model, x):
     return jax.jit(f).lower(params, x).compile().memory_analysis()
 
 
+@jax.jit
+def _bare_products(S, Q, G):
+    return Q @ S.T, G @ S
+
+
+def vs_gemm(D: int, Y: int, B: int, repeats: int, *, store: bool) -> float:
+    """Median over interleaved rounds of (energy + gradient time) / (bare products time)."""
+    kx, kq, ks = jax.random.split(jax.random.key(D), 3)
+    X = jax.random.bernoulli(kx, 0.5, (1000, D)).astype(jnp.float32) / math.sqrt(D)
+    Q = jax.random.bernoulli(kq, 0.5, (B, D)).astype(jnp.float32) / math.sqrt(D)
+    rf = RandomFeatureDAM(X, 30.0, num_features=Y, key=ks, store_projections=store)
+    S, _ = rf.projections()
+    G = jnp.ones((B, Y), jnp.float32)
+    times = interleaved_times(
+        {"rf": (_energy_grad, (rf, Q)), "gemm": (_bare_products, (S, Q, G))}, repeats=repeats
+    )
+    return median_ratio(times, "rf", "gemm")
+
+
 def run(quick: bool = False) -> dict:
     D = 100
     Y = 2**12 if quick else 2**16
@@ -57,7 +85,9 @@ def run(quick: bool = False) -> dict:
     X = jax.random.bernoulli(kx, 0.5, (K, D)).astype(jnp.float32) / math.sqrt(D)
     Q = jax.random.bernoulli(kq, 0.5, (B, D)).astype(jnp.float32) / math.sqrt(D)
 
-    rf = RandomFeatureDAM(X, 30.0, num_features=Y, key=ks, chunk_size=chunk)
+    rf = RandomFeatureDAM(
+        X, 30.0, num_features=Y, key=ks, chunk_size=chunk, store_projections=False
+    )
     exact = ExpDAM(X, 30.0)
 
     t_rf = median_time(_energy_grad, rf, Q, repeats=reps)
@@ -70,7 +100,16 @@ def run(quick: bool = False) -> dict:
     else:  # pragma: no cover - backends without memory analysis
         peak = -1
     s_bytes = Y * D * 4
+    Yg, Bg = (2**13, 64) if quick else (2**16, 128)
+    by_d = {
+        f"D={d},{'stored' if store else 'regenerated'}": vs_gemm(d, Yg, Bg, reps, store=store)
+        for d in (30, 100, 500)
+        for store in (True, False)
+    }
     return {
+        "rf_energy_grad_vs_gemm": by_d["D=500,stored"],
+        "rf_energy_grad_vs_gemm_by_D": by_d,
+        "rf_gemm_shapes": {"Y": Yg, "batch": Bg, "K": 1000},
         "rf_energy_grad_us": t_rf / B * 1e6,
         "rf_peak_bytes": peak,
         "rf_S_bytes": s_bytes,

@@ -90,6 +90,21 @@ class AbstractRandomFeatures(eqx.Module):
         """``log phi`` computed without forming ``phi`` (only for positive feature maps)."""
         raise NotImplementedError(f"{type(self).__name__} has no log-domain features")
 
+    def contract_and_grad(
+        self,
+        w: Float[Array, "R D"],
+        b: Float[Array, " R"],
+        x: Float[Array, " D"],
+        beta,
+        num_features: int,
+        t: Float[Array, "R m"],
+    ) -> tuple[Float[Array, ""], Float[Array, " D"]]:
+        r"""``(<phi(x), t>, d<phi(x), t>/dx)`` for the given rows and a slice ``t`` of T, in one
+        evaluation of the features (used by the one-pass energy gradient of
+        :class:`damjax.RandomFeatureDAM`). Default: autodiff; the trigonometric maps override it
+        with the closed form."""
+        return jax.value_and_grad(lambda y: jnp.sum(self.phi(w, b, y, beta, num_features) * t))(x)
+
     def phases(self, key: PRNGKeyArray, rows: int) -> Float[Array, " R"]:
         """Random phases of ``rows`` projections (zeros for maps without phases)."""
         return jnp.zeros((rows,), jnp.result_type(float))
@@ -128,6 +143,17 @@ class SinCos(AbstractRandomFeatures):
         scale = 1.0 / math.sqrt(num_features)
         return scale * jnp.stack([jnp.cos(h), jnp.sin(h)], axis=-1)
 
+    def contract_and_grad(self, w, b, x, beta, num_features, t):
+        # z = Y^-1/2 sum_r [cos h_r t_r0 + sin h_r t_r1],  dz/dx = sqrt(beta) Y^-1/2 S^T g,
+        # g_r = cos h_r t_r1 - sin h_r t_r0,  h = sqrt(beta) S x
+        rb = jnp.sqrt(beta)
+        h = rb * jnp.matmul(w, x, precision=_HI)
+        c, s = jnp.cos(h), jnp.sin(h)
+        scale = 1.0 / math.sqrt(num_features)
+        z = scale * (jnp.dot(c, t[:, 0], precision=_HI) + jnp.dot(s, t[:, 1], precision=_HI))
+        g = jnp.matmul(c * t[:, 1] - s * t[:, 0], w, precision=_HI)
+        return z, (scale * rb) * g
+
 
 class Cos(AbstractRandomFeatures):
     r"""Cosine features with a random phase, :math:`\Phi(x) = \sqrt{2/Y}\cos(\sqrt\beta Sx + b)`.
@@ -156,6 +182,15 @@ class Cos(AbstractRandomFeatures):
         h = jnp.sqrt(beta) * jnp.matmul(x, w.T, precision=_HI)
         h = h + jnp.broadcast_to(b, h.shape)
         return math.sqrt(2.0 / num_features) * jnp.cos(h)[..., None]
+
+    def contract_and_grad(self, w, b, x, beta, num_features, t):
+        # z = sqrt(2/Y) sum_r cos(h_r + b_r) t_r,  dz/dx = -sqrt(2/Y) sqrt(beta) S^T (sin(.) t)
+        rb = jnp.sqrt(beta)
+        h = rb * jnp.matmul(w, x, precision=_HI) + b
+        scale = math.sqrt(2.0 / num_features)
+        z = scale * jnp.dot(jnp.cos(h), t[:, 0], precision=_HI)
+        g = jnp.matmul(jnp.sin(h) * t[:, 0], w, precision=_HI)
+        return z, -(scale * rb) * g
 
 
 class PositiveExp(AbstractRandomFeatures):
@@ -235,3 +270,6 @@ class Orthogonal(AbstractRandomFeatures):
 
     def log_phi(self, w, b, x, beta, num_features):
         return self.base.log_phi(w, b, x, beta, num_features)
+
+    def contract_and_grad(self, w, b, x, beta, num_features, t):
+        return self.base.contract_and_grad(w, b, x, beta, num_features, t)

@@ -15,22 +15,32 @@ is ``T += Phi(xi)`` (:meth:`RandomFeatureDAM.add`), forgetting it ``T -= Phi(xi)
 number of memories K. The floor :math:`\epsilon` keeps the energy finite where a (signed)
 estimate is <= 0; there the gradient is zero. Gradients come from ``jax.grad``.
 
-Memory: the random projection matrix S (Y x D) is never stored unless asked for
-(:meth:`RandomFeatureDAM.with_projections`): features are evaluated in chunks of rows of S that
-are regenerated from the model's key (``lax.scan`` with a rematerialised body, so the backward
-pass regenerates them too). Peak memory of an energy/gradient evaluation is
-O(chunk_size * D + Y), independent of K; building T from K patterns is also done in blocks of
-patterns (O(chunk_size * block + Y)).
+Memory: the random projection matrix S (Y x D) is kept with the model when it fits a memory
+budget (``store_projections=None``, the default: stored when its bytes are at most
+``projection_budget``, :data:`PROJECTION_BUDGET_BYTES` = 256 MiB unless given) and regenerated
+from the model's key in chunks of rows otherwise; ``store_projections=True`` / ``False`` (or
+:meth:`RandomFeatureDAM.with_projections` / :meth:`RandomFeatureDAM.without_projections`)
+overrides the choice. Either way features are evaluated in chunks of rows of S (``lax.scan``).
+For the signed (trigonometric) maps, the energy has a custom JVP that computes the kernel sum
+:math:`z = \langle\Phi(x), T\rangle` and its gradient in x,
+:math:`\nabla_x z = \sum_c \partial_x\langle\Phi_c(x), T_c\rangle`, in ONE pass over the chunks
+(one evaluation of cos / sin per feature, two products with each chunk of S), so
+``jax.grad(energy)`` costs about the forward pass plus one product with S^T and never
+regenerates S twice. Peak memory of an energy/gradient evaluation is O(chunk_size * D + Y),
+independent of K (plus the Y x D of S when it is stored); building T from K patterns is also done
+in blocks of patterns (O(chunk_size * block + Y)).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
 from .._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
 from .._validation import check_positive_int, check_positive_scalar, check_state_width
@@ -38,6 +48,9 @@ from ..components.random_features import AbstractRandomFeatures, SinCos
 from ._continuous import AbstractContinuousMemory
 
 _PATTERN_BLOCK = 256
+
+#: Default memory budget (bytes) under which :class:`RandomFeatureDAM` keeps S (and its phases).
+PROJECTION_BUDGET_BYTES = 2**28
 
 
 class _Layout(eqx.Module):
@@ -119,6 +132,95 @@ def _rows(features, key, layout, dim, stored, c):
     return w, jax.lax.dynamic_slice_in_dim(b, start, layout.chunk, axis=0)
 
 
+def _signed_chunks(layout, T):
+    """(chunk indices, T cut into chunks of rows) fed to the chunk loop of the signed sum."""
+    L = layout
+    Tp = jnp.zeros((L.padded, T.shape[1]), T.dtype).at[: L.num_features].set(T)
+    return jnp.arange(L.num_chunks), Tp.reshape(L.num_chunks, L.chunk, T.shape[1])
+
+
+def _signed_sum_plain(features, layout, dim, key, stored, T, beta, x):
+    """``<Phi(x), T>`` by a rematerialised scan over chunks (any tangents; the reference)."""
+    cs, Tc = _signed_chunks(layout, T)
+
+    def body(acc, inp):
+        c, Tk = inp
+        w, b = _rows(features, key, layout, dim, stored, c)
+        return acc + jnp.sum(features.phi(w, b, x, beta, layout.num_features) * Tk), None
+
+    body = jax.checkpoint(body, prevent_cse=False)
+    out, _ = jax.lax.scan(body, jnp.zeros((), T.dtype), (cs, Tc))
+    return out
+
+
+def _signed_sum_and_grad(features, layout, dim, key, stored, T, beta, x):
+    """``z = <Phi(x), T>`` and ``dz/dx`` in one pass over the chunks of S."""
+    cs, Tc = _signed_chunks(layout, T)
+
+    def body(carry, inp):
+        z, g = carry
+        c, Tk = inp
+        w, b = _rows(features, key, layout, dim, stored, c)
+        zc, gc = features.contract_and_grad(w, b, x, beta, layout.num_features, Tk)
+        return (z + zc, g + gc), None
+
+    init = (jnp.zeros((), T.dtype), jnp.zeros_like(x))
+    (z, g), _ = jax.lax.scan(body, init, (cs, Tc))
+    return z, g
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
+def _signed_sum(features, layout, dim, key, stored, T, beta, x):
+    return _signed_sum_plain(features, layout, dim, key, stored, T, beta, x)
+
+
+def _is_zero(t):
+    return all(
+        isinstance(leaf, SymbolicZero)
+        for leaf in jax.tree_util.tree_leaves(t, is_leaf=lambda v: isinstance(v, SymbolicZero))
+    )
+
+
+def _instantiate(t, p):
+    return jax.tree_util.tree_map(
+        lambda tt, pp: (
+            jnp.zeros(jnp.shape(pp), jnp.result_type(pp)) if isinstance(tt, SymbolicZero) else tt
+        ),
+        t,
+        p,
+        is_leaf=lambda v: isinstance(v, SymbolicZero),
+    )
+
+
+def _signed_sum_jvp(features, layout, dim, primals, tangents):
+    key, stored, T, beta, x = primals
+    _, d_stored, d_T, d_beta, d_x = tangents
+    if _is_zero((d_stored, d_T, d_beta)):
+        # the usual case (gradient in the state): value and x-gradient in one pass
+        z, g = _signed_sum_and_grad(features, layout, dim, key, stored, T, beta, x)
+        dz = jnp.zeros_like(z) if isinstance(d_x, SymbolicZero) else jnp.dot(g, d_x)
+        return z, dz
+    # tangents in T, beta or S (e.g. training the memory): differentiate the reference scan
+    args = (stored, T, beta, x)
+    tans = _instantiate((d_stored, d_T, d_beta, d_x), args)
+    return jax.jvp(
+        lambda s, t, bb, xx: _signed_sum_plain(features, layout, dim, key, s, t, bb, xx),
+        args,
+        tans,
+    )
+
+
+_signed_sum.defjvp(_signed_sum_jvp, symbolic_zeros=True)
+
+
+def _generate_projections(features, key, layout, dim):
+    """All (padded) rows of S and their phases, ((Yp, D), (Yp,)), generated from ``key``."""
+    S, b = jax.lax.map(
+        lambda c: _chunk_rows(features, key, layout, dim, c), jnp.arange(layout.num_chunks)
+    )
+    return S.reshape(layout.padded, dim), b.reshape(layout.padded)
+
+
 def _as_key(key):
     if key is None:
         raise ValueError("`key` is required: the random projections S are generated from it")
@@ -172,6 +274,12 @@ class RandomFeatureDAM(AbstractContinuousMemory):
     * ``floor`` — :math:`\epsilon`, the lower bound on the kernel-sum estimate inside the log;
       default ``1e-5`` for signed (trigonometric) features and the smallest normal float for
       positive features (whose estimate is never <= 0).
+    * ``store_projections`` — keep S (Y x D) and its phases with the model (``True``), regenerate
+      them from ``key`` in chunks at every evaluation (``False``), or decide by size (``None``,
+      default): keep S when its bytes are at most ``projection_budget``. Same values either way;
+      keeping S saves regenerating it (faster), regenerating saves Y x D numbers of memory.
+    * ``projection_budget`` — bytes (default :data:`PROJECTION_BUDGET_BYTES`, 256 MiB) under
+      which ``store_projections=None`` keeps S.
 
     **Raises:** ``ValueError`` for ``num_features < 1``, ``beta <= 0``, patterns that are not a
     finite (K, D) array, a bad ``chunk_size`` or ``floor``; ``TypeError`` for a bad ``features``
@@ -198,6 +306,8 @@ class RandomFeatureDAM(AbstractContinuousMemory):
         features: AbstractRandomFeatures | None = None,
         chunk_size: int = 1024,
         floor: float | None = None,
+        store_projections: bool | None = None,
+        projection_budget: int | None = None,
     ):
         features = SinCos() if features is None else features
         if not isinstance(features, AbstractRandomFeatures):
@@ -224,12 +334,21 @@ class RandomFeatureDAM(AbstractContinuousMemory):
         self.layout = _make_layout(features, dim, num_features, chunk_size)
         self.dimension = dim
         self.floor = floor
-        self.S = None
+        if store_projections is not None and not isinstance(store_projections, bool):
+            raise TypeError(
+                f"`store_projections` must be True, False or None; got {store_projections!r}"
+            )
+        if projection_budget is None:
+            projection_budget = PROJECTION_BUDGET_BYTES
+        projection_budget = check_positive_int(projection_budget, "projection_budget")
+        s_bytes = self.layout.padded * (dim + 1) * jnp.dtype(X.dtype).itemsize
+        keep = s_bytes <= projection_budget if store_projections is None else store_projections
+        self.S = _generate_projections(features, self.key, self.layout, dim) if keep else None
         m = features.features_per_row
         if X.shape[0] == 0:
             self.T = jnp.zeros((num_features, m), X.dtype)
         else:
-            self.T = _bucketed_feature_sum(features, self.key, self.layout, self.beta, X, None)
+            self.T = _bucketed_feature_sum(features, self.key, self.layout, self.beta, X, self.S)
 
     @classmethod
     def empty(cls, dim: int, beta, *, num_features: int, key, **kwargs) -> RandomFeatureDAM:
@@ -285,13 +404,16 @@ class RandomFeatureDAM(AbstractContinuousMemory):
         Y = self.num_features
         return S.reshape(-1, self.dim)[:Y], b.reshape(-1)[:Y]
 
+    @property
+    def stores_projections(self) -> bool:
+        """Whether S is kept with the model (else it is regenerated from the key)."""
+        return self.S is not None
+
     def with_projections(self) -> RandomFeatureDAM:
         """The same model with S stored (Y x D numbers): faster repeated evaluation, same values."""
-        S, b = jax.lax.map(
-            lambda c: _chunk_rows(self.features, self.key, self.layout, self.dim, c),
-            jnp.arange(self.layout.num_chunks),
-        )
-        stored = (S.reshape(self.layout.padded, self.dim), b.reshape(self.layout.padded))
+        if self.S is not None:
+            return self
+        stored = _generate_projections(self.features, self.key, self.layout, self.dim)
         return eqx.tree_at(lambda m: m.S, self, stored, is_leaf=lambda x: x is None)
 
     def without_projections(self) -> RandomFeatureDAM:
@@ -339,15 +461,9 @@ class RandomFeatureDAM(AbstractContinuousMemory):
         return out
 
     def _sum_signed(self, x):
-        L, dim = self.layout, self.dim
-
-        def body(acc, inp):
-            c, Tc = inp
-            w, b = _rows(self.features, self.key, L, dim, self.S, c)
-            phi = self.features.phi(w, b, x, self.beta, L.num_features)
-            return acc + jnp.sum(phi * Tc), None
-
-        return self._scan(body, jnp.zeros((), self.T.dtype))
+        return _signed_sum(
+            self.features, self.layout, self.dim, self.key, self.S, self.T, self.beta, x
+        )
 
     def _log_sum_positive(self, x):
         """``log <Phi(x), T>`` for positive features: a streaming log-sum-exp over chunks."""
