@@ -41,7 +41,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Check", "Outcome", "Reproduction", "SOURCES", "available", "get", "run", "run_all"]
+from ._records import load_record, outcome_pattern, results_table, sync_readme, write_record
+
+__all__ = [
+    "Check",
+    "Outcome",
+    "Reproduction",
+    "SOURCES",
+    "available",
+    "get",
+    "load_record",
+    "outcome_pattern",
+    "results_table",
+    "run",
+    "run_all",
+    "sync_readme",
+    "write_record",
+]
 
 #: Where a check's ``expected`` value comes from (see the module docstring).
 SOURCES = ("paper", "theory", "ours")

@@ -247,13 +247,3 @@ def test_bad_input(getkey):
         separation_bounds(1, 5)
     with pytest.raises(ValueError, match="feature"):
         pattern_stats(np.ones((5, 1)))
-
-
-def test_quick_reproduction(tmp_path):
-    from damjax import reproduce
-
-    summary = reproduce.run("bielmeier2025-correlations", tmp_path, quick=True)
-    assert summary["passed"], summary["checks"]
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).stat().st_size > 0
-    assert summary["config"]["compilations"] == 3  # one per degree: c and D are traced

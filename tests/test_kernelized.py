@@ -189,13 +189,3 @@ def test_uhop_plus_stage_two(getkey):
     assert float(losses[-1]) < float(losses[0])
     out = damjax.retrieve(model, x, rule=damjax.Sync(tol=1e-6), max_steps=10)
     assert bool(jnp.all(jnp.isfinite(out.states)))
-
-
-@pytest.mark.parametrize("name", ["hu2024-metastable", "hu2024-capacity"])
-def test_quick_reproduction(name, tmp_path):
-    from damjax.reproduce import run
-
-    summary = run(name, tmp_path, quick=True)
-    assert summary["passed"], summary["checks"]
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).exists()

@@ -364,10 +364,3 @@ def test_bad_input(getkey):
         retrieve(model, X, rule=GradientDescent(clamp=jnp.ones(4, bool)))
     with pytest.raises(TypeError, match="binary"):
         retrieve(BinaryDAM(jnp.ones((2, 6)), Polynomial(2)), jnp.ones(6), rule=GradientDescent())
-
-
-def test_quick_reproduction(tmp_path):
-    summary = damjax.reproduce.run("hoover2024-random-features", tmp_path, quick=True)
-    assert summary["passed"], {k: c for k, c in summary["checks"].items() if not c["passed"]}
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).exists()

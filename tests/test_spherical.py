@@ -111,11 +111,3 @@ def test_bad_input():
         spherical_codes(jax.random.key(0), [1], 3)
     with pytest.raises(ValueError, match="lr"):
         spherical_code(jax.random.key(0), 5, 3, lr=0.0)
-
-
-def test_quick_reproduction(tmp_path):
-    from damjax.reproduce import run
-
-    summary = run("hu2024-separation-bounds", tmp_path, quick=True)
-    assert summary["passed"], summary["checks"]
-    assert (tmp_path / "separation_bounds.png").exists()
