@@ -277,9 +277,9 @@ def test_readme_table_is_generated_from_default_record():
     for entry in record["reproductions"].values():
         assert entry["command"].startswith("damjax reproduce") and "--quick" not in entry["command"]
     text = (ROOT / "README.md").read_text()
-    block = text.split(reproduce._records.README_BEGIN, 1)[1].split(
-        reproduce._records.README_END, 1
-    )[0]
+    from damjax._records import README_BEGIN, README_END
+
+    block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
     assert block.strip() == reproduce.results_table(record).strip(), (
         "README results table is not the generated one: run `damjax reproduce --table "
         "experiments/results/default.json --readme README.md`"
