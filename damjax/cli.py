@@ -50,6 +50,14 @@ def _bench(args) -> int:
 def _reproduce(args) -> int:
     from . import reproduce
 
+    if args.table:
+        record = reproduce.load_record(args.table)
+        if args.readme:
+            changed = reproduce.sync_readme(args.readme, record)
+            print(f"{args.readme}: results table {'updated' if changed else 'unchanged'}")
+        else:
+            print(reproduce.results_table(record))
+        return 0
     if args.list or not args.name:
         for name, rep in reproduce.available().items():
             print(f"{name:<32} {rep.paper}")
@@ -59,6 +67,11 @@ def _reproduce(args) -> int:
         summaries = reproduce.run_all(out, quick=args.quick)
     else:
         summaries = [reproduce.run(args.name, out, quick=args.quick)]
+    if args.record:
+        import shlex
+
+        command = shlex.join(["damjax", *(args.argv or [])])
+        reproduce.write_record(args.record, summaries, command=command)
     for s in summaries:
         mark = "PASS" if s["passed"] else "MISS"
         print(f"[{mark}] {s['name']} ({s['runtime_s']:.1f} s) -> {out}")
@@ -87,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the reproductions")
     p.add_argument("--out", metavar="DIR", help="output folder (default results/NAME)")
     p.add_argument("--quick", action="store_true", help="reduced size (minutes, for CI)")
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="also write the pass/miss outcomes into this record "
+        "(experiments/results/quick.json or default.json)",
+    )
+    p.add_argument("--table", metavar="RECORD", help="print the results table of a record")
+    p.add_argument("--readme", metavar="FILE", help="with --table: rewrite FILE's table block")
     p.set_defaults(func=_reproduce)
 
     _add_plugins(sub)
@@ -109,6 +130,7 @@ def _add_plugins(sub) -> None:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     return int(args.func(args) or 0)
 
 

@@ -52,6 +52,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._records import load_record, outcome_pattern, results_table, sync_readme, write_record
 from ._validation import InputError
 
 __all__ = [
@@ -61,9 +62,14 @@ __all__ = [
     "SOURCES",
     "available",
     "get",
+    "load_record",
+    "outcome_pattern",
     "register",
+    "results_table",
     "run",
     "run_all",
+    "sync_readme",
+    "write_record",
 ]
 
 #: Where a check's ``expected`` value comes from (see the module docstring).

@@ -1,10 +1,23 @@
-r"""Demircigil et al. 2017: exponential storage capacity of the DAM with F(x) = exp(x).
+r"""Demircigil et al. 2017: storage capacity of the DAM with F(x) = exp(x) (and F(x) = x^n).
 
-M = exp(alpha N) + 1 random patterns are all retrieved with high probability from cues with
-rho N flipped bits when alpha < alpha*(rho) = I(1 - 2 rho) / 2 (rho = 0: M = 2^(N/2)). We sweep
-alpha = ln(M - 1) / N at several N for rho = 0 and rho = 0.1, cue EVERY stored pattern with its
-own corrupted copy, run synchronous dynamics to convergence and record whether all of them are
-retrieved exactly (the event the theorem is about), plus the share of retrieved cues.
+The theorem (exponential F): M = exp(alpha N) + 1 i.i.d. uniform patterns; every pattern is cued
+with rho N flipped bits; ONE synchronous update T (all neurons at once, energy-difference rule
+:math:`T_i(\sigma) = \mathrm{sgn}\sum_\mu [F(\xi^\mu\cdot\sigma^{(i+)}) - F(\xi^\mu\cdot
+\sigma^{(i-)})]`) maps every cue to its pattern with probability -> 1 as N -> infinity when
+:math:`\alpha < \alpha^* = I(1 - 2\rho)/2`, :math:`I(x) = ((1+x)\ln(1+x) + (1-x)\ln(1-x))/2`.
+
+Here:
+
+1. P(all M cues corrected by one step) against alpha for a range of N (rho = 0 and rho = 0.1);
+   the multi-step dynamics (Sync to convergence, up to 10 steps) is an extra, labelled curve.
+2. Finite N: alpha_1/2(N), where that probability crosses 1/2, extrapolated to N -> infinity by
+   least squares on alpha_1/2(N) = a + b ln(N)/N (the union bound over the M N bits gives the
+   ln(N)/N correction), against alpha*.
+3. Polynomial F(x) = x^n (the paper's first result, capacity of order N^(n-1)): the largest M with
+   all cues corrected by one step, by binary search, against the Gaussian-tail constant
+   M = (1 - 2 rho)^(2n-2) N^(n-1) / (2 n (2n-3)!! ln N).
+
+All size parameters are in :data:`SIZES` (quick / default).
 """
 
 from __future__ import annotations
@@ -16,42 +29,104 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from damjax import BinaryDAM, Exponential, Sync, retrieve, sweep
-from damjax.capacity import demircigil_alpha
+from damjax import BinaryDAM, Exponential, OneStep, Polynomial, Sync, retrieve, sweep
+from damjax.capacity import Retrieves, capacity_search, demircigil_alpha, double_factorial
 from damjax.patterns import flip, random_binary
 from damjax.reproduce import Check, Outcome, Reproduction
 
 BLOCK = 256
 
+#: Every size of the reproduction, in one place.
+SIZES = {
+    "quick": {
+        "N": {0.0: [12, 16, 20], 0.1: [20, 30]},
+        "m_max": 2**13,
+        "cue_max": 512,
+        "alphas": 8,
+        "alpha_top": 1.4,  # grid up to alpha_top * alpha* (or ln(m_max)/N)
+        "seeds": 8,
+        "poly": {"n": 3, "rho": [0.0, 0.1], "N": [20, 30, 45], "seeds": 8},
+    },
+    "default": {
+        "N": {0.0: [12, 16, 20, 24, 28], 0.1: [20, 30, 40, 50]},
+        "m_max": 2**16,
+        "cue_max": 1024,
+        "alphas": 12,
+        "alpha_top": 1.4,
+        "seeds": 16,
+        "poly": {"n": 3, "rho": [0.0, 0.1], "N": [20, 30, 45, 70, 100], "seeds": 16},
+    },
+}
+
 
 @sweep.experiment(
     name="demircigil2017-retrieval",
-    params={"N": None, "M": None, "rho": 0.0, "max_steps": 10},
-    types={"N": int, "M": int},
+    params={"N": None, "M": None, "M_pad": None, "rho": 0.0, "cue_max": 1024, "max_steps": 10},
+    types={"N": int, "M": float, "M_pad": int},
     register=False,
 )
 def all_retrieved(config, key):
-    """Cue all M patterns (rho-corrupted), Sync dynamics; ``all_retrieved`` and ``exact_rate``."""
+    """Cue the first min(M, cue_max) patterns (rho N flipped bits each); one synchronous step,
+    then (extra) Sync to convergence. ``all_1step``: every cued pattern corrected by one step
+    (= the theorem's event when all M are cued, an upper bound of it otherwise).
+
+    M is traced: the patterns are drawn at the static size ``M_pad`` >= M and the first M are
+    stored (the model's mask), so one compilation serves every M of a bucket."""
     kx, kc = jax.random.split(key)
-    N, M = config["N"], config["M"]
-    X = random_binary(kx, M, N)
-    model = BinaryDAM(X, Exponential(1.0))
-    cues = flip(kc, X, config["rho"])
+    N, M, M_pad = config["N"], config["M"], config["M_pad"]
+    X = random_binary(kx, M_pad, N)
+    model = BinaryDAM(X, Exponential(1.0), mask=(jnp.arange(M_pad) < M).astype(X.dtype))
+    n_pad = min(M_pad, config["cue_max"])
+    cued = jnp.arange(n_pad) < jnp.minimum(M, config["cue_max"])
+    cues = flip(kc, X[:n_pad], config["rho"])
+    one = jax.lax.map(model.update, cues, batch_size=min(BLOCK, n_pad))
     rule = Sync()
 
-    def one(c):
-        return retrieve(model, c, rule=rule, max_steps=config["max_steps"]).states
+    def more(s):
+        return retrieve(model, s, rule=rule, max_steps=config["max_steps"] - 1).states
 
-    states = jax.lax.map(one, cues, batch_size=min(BLOCK, M))
-    ok = jnp.all(states == X, axis=-1)
-    return {"all_retrieved": jnp.all(ok).astype(jnp.float32), "exact_rate": jnp.mean(ok)}
+    multi = jax.lax.map(more, one, batch_size=min(BLOCK, n_pad))
+    ok1 = jnp.all(one == X[:n_pad], axis=-1) | ~cued
+    okm = jnp.all(multi == X[:n_pad], axis=-1) | ~cued
+    n_cued = jnp.sum(cued)
+    return {
+        "all_1step": jnp.all(ok1).astype(jnp.float32),
+        "rate_1step": (jnp.sum(ok1) - (n_pad - n_cued)) / n_cued,
+        "all_multistep": jnp.all(okm).astype(jnp.float32),
+        "rate_multistep": (jnp.sum(okm) - (n_pad - n_cued)) / n_cued,
+        "cued": n_cued.astype(jnp.float32),
+    }
 
 
-def _ms(N: int, m_max: int, num: int, a_star: float) -> list[int]:
-    """Pattern counts M = round(exp(alpha N)) + 1 for alpha evenly spaced up to
-    min(1.6 alpha*, ln(m_max) / N)."""
-    a_hi = min(1.6 * a_star, math.log(m_max - 1) / N)
-    alphas = np.linspace(0.08, a_hi, num)
+def _bucket(M: int, m_max: int) -> int:
+    """Static pattern-array size for M: the next power of 4 (at most 4x padding), <= m_max."""
+    return max(M, min(4 ** math.ceil(math.log(M, 4)), m_max))
+
+
+@sweep.experiment(
+    name="demircigil2017-polynomial",
+    params={"N": None, "k_pool": None, "n": 3, "rho": 0.0},
+    types={"N": int, "k_pool": int},
+    register=False,
+)
+def polynomial_capacity(config, key):
+    """Largest M for which one synchronous step corrects every cue (rho N flips), F = x^n."""
+    kx, ks = jax.random.split(key)
+    X = random_binary(kx, config["k_pool"], config["N"])
+    crit = Retrieves(rho=config["rho"], threshold=1.0, rule=OneStep(), max_steps=1)
+    M = capacity_search(X[None], Polynomial(config["n"]), criterion=crit, key=ks)[0]
+    return {"M_max": M, "censored": M >= config["k_pool"]}
+
+
+def polynomial_constant(n: int, rho: float) -> float:
+    """(1 - 2 rho)^(2n-2) / (2 n (2n-3)!!): M_max ln N / N^(n-1) for all M patterns corrected
+    by one step (Gaussian noise of the other patterns, union bound over the M N bits)."""
+    return (1 - 2 * rho) ** (2 * n - 2) / (2 * n * double_factorial(2 * n - 3))
+
+
+def _ms(N: int, m_max: int, num: int, a_star: float, top: float) -> list[int]:
+    a_hi = min(top * a_star, math.log(m_max - 1) / N)
+    alphas = np.linspace(0.3 * a_star, a_hi, num)
     return sorted({int(round(math.exp(a * N))) + 1 for a in alphas})
 
 
@@ -66,10 +141,27 @@ def _crossing(alpha, rate):
     return float(a0 + (r0 - 0.5) * (a1 - a0) / (r0 - r1))
 
 
-def _sizes(quick):
-    if quick:
-        return {0.0: [16], 0.1: [20]}, 2**11, 7, 8
-    return {0.0: [12, 16, 20, 24], 0.1: [20, 30, 40]}, 2**14, 10, 16
+def _all_cued(d, N) -> np.ndarray:
+    """Rows (by alpha) where all M = exp(alpha N) + 1 patterns were cued: exact values of
+    P(all corrected), not upper bounds."""
+    return d["cued"].to_numpy() >= np.exp(d.index.to_numpy() * N) + 0.5
+
+
+def _extrapolate(Ns, a_half):
+    """Least squares a_half = a + b ln(N)/N; returns (a, b)."""
+    Ns, a_half = np.asarray(Ns, float), np.asarray(a_half, float)
+    ok = np.isfinite(a_half)
+    if ok.sum() < 2:
+        return float("nan"), float("nan")
+    A = np.stack([np.ones(ok.sum()), np.log(Ns[ok]) / Ns[ok]], axis=1)
+    (a, b), *_ = np.linalg.lstsq(A, a_half[ok], rcond=None)
+    return float(a), float(b)
+
+
+CITE_THM = (
+    "Demircigil et al. 2017, J. Stat. Phys. 168:288, theorem for F(x) = exp(x) (abstract and "
+    "Sec. 1): alpha < I(1 - 2 rho)/2 => one step T retrieves all patterns w.h.p."
+)
 
 
 def run(out: Path, *, quick: bool) -> Outcome:
@@ -79,96 +171,252 @@ def run(out: Path, *, quick: bool) -> Outcome:
     import matplotlib.pyplot as plt
 
     out = Path(out)
-    Ns_by_rho, m_max, num, seeds = _sizes(quick)
+    sz = SIZES["quick" if quick else "default"]
     store = out / "sweeps" / ("quick" if quick else "full")
     checks: dict[str, Check] = {}
     notes = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    summary = {}
-    for ax, (rho, Ns) in zip(axes, Ns_by_rho.items()):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    curves, a_stars = {}, {}
+    for ax, (rho, Ns) in zip(axes, sz["N"].items()):
         grid = None
         for N in Ns:
             a_star = demircigil_alpha(round(rho * N) / N)
-            g = sweep.Grid(
-                {"M": _ms(N, m_max, num, a_star)}, fixed={"N": N, "rho": rho}, seeds=seeds
-            )
-            grid = g if grid is None else grid + g
+            for M in _ms(N, sz["m_max"], sz["alphas"], a_star, sz["alpha_top"]):
+                g = sweep.Grid(
+                    fixed={
+                        "N": N,
+                        "M": float(M),
+                        "M_pad": _bucket(M, sz["m_max"]),
+                        "rho": rho,
+                        "cue_max": sz["cue_max"],
+                    },
+                    seeds=sz["seeds"],
+                )
+                grid = g if grid is None else grid + g
         df = sweep.run(
-            grid, all_retrieved, store / f"rho{rho}", progress=False, batch_size=4
+            grid, all_retrieved, store / f"rho{rho}", progress=False, batch_size=1
         ).frame()
         df["alpha"] = np.log(df["M"] - 1) / df["N"]
+        cols = ["all_1step", "all_multistep", "rate_1step", "cued"]
         for N in Ns:
-            d = df[df["N"] == N].groupby("alpha")[["all_retrieved", "exact_rate"]].mean()
-            rho_eff = round(rho * N) / N
-            a_star = demircigil_alpha(rho_eff)
-            line = ax.plot(d.index, d["all_retrieved"], "o-", label=f"N = {N}")[0]
-            ax.plot(d.index, d["exact_rate"], ":", color=line.get_color(), alpha=0.7)
-            ax.axvline(a_star, color=line.get_color(), ls="--", lw=0.8)
-            summary[(rho, N)] = (d, a_star)
-        ax.set(
-            xlabel=r"$\alpha = \ln(M-1)/N$",
-            title=rf"$\rho$ = {rho}: all M retrieved (solid), share of cues (dotted)"
-            + "\n"
-            + r"dashed: $\alpha^*=I(1-2\rho)/2$ at the actual $\rho = \mathrm{round}(\rho N)/N$",
+            d = df[df["N"] == N].groupby("alpha")[cols].mean()
+            a_star = demircigil_alpha(round(rho * N) / N)
+            full = _all_cued(d, N)
+            line = ax.plot(d.index / a_star, d["all_1step"], "o-", label=f"N = {N}, one step")[0]
+            ax.plot(
+                d.index[~full] / a_star, d["all_1step"][~full], "x", color=line.get_color(), ms=8
+            )
+            ax.plot(d.index / a_star, d["all_multistep"], ":", color=line.get_color(), alpha=0.8)
+            curves[(rho, N)] = d
+            a_stars[(rho, N)] = a_star
+        ax.axvline(1.0, color="k", ls="--", lw=0.8)
+        ax.set(xlabel=r"$\alpha / \alpha^*$,  $\alpha = \ln(M-1)/N$")
+        ax.set_title(
+            rf"$\rho$ = {rho}: P(all cues corrected by ONE step) (solid); dotted: multi-step"
+            " (extra)\nx: only the first cue_max patterns cued (an upper bound)",
+            fontsize=8,
         )
-        ax.title.set_fontsize(8)
-        ax.legend(fontsize=8)
-    axes[0].set_ylabel("probability (over seeds)")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("probability over seeds")
     fig.tight_layout()
     fig.savefig(out / "demircigil2017_retrieval.png", dpi=110)
     plt.close(fig)
 
-    crossings = {}
-    for rho, Ns in Ns_by_rho.items():
+    # ---------------------------------------------------------------- checks per rho
+    finite, fits = {}, {}
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for rho, Ns in sz["N"].items():
         N = Ns[-1]
-        d, a_star = summary[(rho, N)]
-        alpha, rate = d.index.to_numpy(), d["all_retrieved"].to_numpy()
-        below = rate[alpha <= 0.6 * a_star]
-        above = rate[alpha >= 1.3 * a_star]
+        d, a_star = curves[(rho, N)], a_stars[(rho, N)]
+        alpha, p1 = d.index.to_numpy(), d["all_1step"].to_numpy()
+        below = p1[(alpha <= 0.6 * a_star) & _all_cued(d, N)]  # exact values only
         tag = f"rho{rho}_N{N}"
-        checks[f"retrieved_below_threshold_{tag}"] = Check.at_least(
-            float(below.min()) if len(below) else float("nan"), 0.8
+        checks[f"one_step_retrieves_all_below_alpha_star_{tag}"] = Check.at_least(
+            float(below.min()) if len(below) else float("nan"),
+            0.8,
+            source="ours",
+            cite=CITE_THM + "; the threshold 0.8 at alpha <= 0.6 alpha* is ours (finite N)",
         )
-        if len(above):
-            checks[f"fails_above_threshold_{tag}"] = Check.at_most(float(above.max()), 0.2)
+        # the "fails" side at the largest N whose M range reaches 1.3 alpha*
+        reach = [n_ for n_ in Ns if math.log(sz["m_max"] - 1) / n_ >= 1.3 * a_stars[(rho, n_)]]
+        if reach:
+            Nf = reach[-1]
+            df_, as_ = curves[(rho, Nf)], a_stars[(rho, Nf)]
+            above = df_["all_1step"].to_numpy()[df_.index.to_numpy() >= 1.3 * as_]
+            checks[f"one_step_fails_above_alpha_star_rho{rho}_N{Nf}"] = Check.at_most(
+                float(above.max()) if len(above) else float("nan"),
+                0.2,
+                source="ours",
+                cite="alpha* = I(1-2rho)/2 is the threshold of the theorem (Demircigil et al. "
+                "2017); the bound 0.2 at alpha >= 1.3 alpha* is ours. Where only cue_max of "
+                "the M patterns are cued the value is an upper bound of P(all corrected).",
+            )
         else:
-            notes.append(f"{tag}: no alpha >= 1.3 alpha* reachable with M <= {m_max}.")
-        c = _crossing(alpha, rate)
-        crossings[tag] = {"alpha_half": c, "alpha_star": a_star}
-        if math.isfinite(c):
-            checks[f"alpha_half_vs_theory_{tag}"] = Check.close(c / a_star, 1.0, 0.25)
-        else:
-            notes.append(f"{tag}: the all-retrieved probability never fell below 1/2.")
-    for rho, Ns in Ns_by_rho.items():
-        if len(Ns) < 2:
-            continue
-        ratios = []
-        for N in Ns:
-            d, a_star = summary[(rho, N)]
-            ratios.append(_crossing(d.index.to_numpy(), d["all_retrieved"].to_numpy()) / a_star)
-        crossings[f"rho{rho}_alpha_half_over_alpha_star_by_N"] = dict(zip(Ns, ratios))
+            notes.append(f"rho = {rho}: no N reaches alpha >= 1.3 alpha* with M <= {sz['m_max']}.")
+        ratios = {}
+        for n_ in Ns:
+            dd = curves[(rho, n_)]
+            dd = dd[_all_cued(dd, n_)]  # the crossing from exact values only
+            ratios[n_] = _crossing(dd.index.to_numpy(), dd["all_1step"].to_numpy())
+        a_inf, b = _extrapolate(list(ratios), list(ratios.values()))
+        a_star_inf = demircigil_alpha(rho)
+        finite[str(rho)] = {
+            str(n_): {
+                "alpha_half": v,
+                "alpha_star_at_N": a_stars[(rho, n_)],
+                "ratio": v / a_stars[(rho, n_)],
+            }
+            for n_, v in ratios.items()
+        }
+        fits[str(rho)] = {
+            "a": a_inf,
+            "b": b,
+            "alpha_star": a_star_inf,
+            "fit": "alpha_half(N) = a + b ln(N)/N, least squares",
+        }
+        checks[f"alpha_half_extrapolated_rho{rho}"] = Check.close(
+            a_inf / a_star_inf,
+            1.0,
+            0.1,
+            source="theory",
+            cite="alpha* = I(1 - 2 rho)/2 (Demircigil et al. 2017 theorem, evaluated by "
+            "damjax.capacity.demircigil_alpha); measured/alpha* of the N -> infinity fit "
+            "alpha_half(N) = a + b ln(N)/N; tolerance 0.1 is ours",
+        )
+        Nn = np.array(list(ratios), float)
+        ax.plot(1 / Nn, [ratios[n_] for n_ in ratios], "o", label=rf"$\rho$ = {rho}")
+        xs = np.linspace(0, 1 / Nn.min(), 50)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ax.plot(xs, a_inf + b * np.where(xs > 0, -np.log(xs) * xs, 0.0), "--", lw=1)
+        ax.plot([0], [a_star_inf], "k*", ms=10)
         notes.append(
-            f"rho = {rho}: alpha_1/2 / alpha* by N = "
-            + ", ".join(f"{N}: {r:.2f}" for N, r in zip(Ns, ratios))
-            + "."
+            f"rho = {rho}: alpha_1/2 / alpha*(realised rho) by N = "
+            + ", ".join(f"{n_}: {v / a_stars[(rho, n_)]:.2f}" for n_, v in ratios.items())
+            + f"; fit a + b ln(N)/N gives a = {a_inf:.3f} (alpha* = {a_star_inf:.3f}, "
+            f"ratio {a_inf / a_star_inf:.2f}), b = {b:.2f}."
         )
-    notes.append(
-        "alpha* uses the realised noise round(rho N)/N. The theorem is a sufficient condition "
-        "(retrieval w.h.p. for alpha < alpha*), so the measured half-point may lie above alpha*; "
-        "at these small N the transition is smeared over a range of alpha."
+    ax.set(
+        xlabel="1/N",
+        ylabel=r"$\alpha_{1/2}(N)$ (one step)",
+        title="finite-N half points and the N -> inf fit (star: alpha*)",
     )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "demircigil2017_finite_n.png", dpi=110)
+    plt.close(fig)
+
+    # ---------------------------------------------------------------- polynomial F = x^n
+    pz = sz["poly"]
+    n = pz["n"]
+    grid = None
+    for rho in pz["rho"]:
+        for N in pz["N"]:
+            pool = int(3 * polynomial_constant(n, rho) * N ** (n - 1) / math.log(N)) + 24
+            g = sweep.Grid(
+                {"N": [N]}, fixed={"k_pool": pool, "n": n, "rho": rho}, seeds=pz["seeds"]
+            )
+            grid = g if grid is None else grid + g
+    pdf = sweep.run(grid, polynomial_capacity, store / "poly", progress=False).frame()
+    pdf["alpha_n"] = pdf["M_max"] * np.log(pdf["N"]) / pdf["N"] ** (n - 1)
+    pagg = pdf.groupby(["rho", "N"])[["alpha_n", "censored"]].median()
+    poly = {}
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for rho in pz["rho"]:
+        m = pagg.loc[rho]
+        c = polynomial_constant(n, rho)
+        line = ax.plot(m.index, m["alpha_n"], "o-", label=rf"measured, $\rho$ = {rho}")[0]
+        ax.axhline(c, color=line.get_color(), ls="--", lw=0.8)
+        poly[str(rho)] = {"alpha_n_by_N": m["alpha_n"].to_dict(), "constant": c}
+        checks[f"polynomial_n{n}_rho{rho}_largest_N_vs_constant"] = Check.close(
+            float(m["alpha_n"].iloc[-1] / c),
+            1.0,
+            0.5,
+            source="theory",
+            cite="Demircigil et al. 2017, polynomial F = x^n: capacity of order N^(n-1)/ln N for "
+            "one-step retrieval of all patterns; the constant (1-2rho)^(2n-2)/(2n(2n-3)!!) is "
+            "damjax's Gaussian-tail evaluation (the paper's own constant could not be read in "
+            "this session); tolerance 0.5 is ours",
+        )
+        if m["censored"].any():
+            notes.append(f"polynomial rho = {rho}: some searches hit the pool size.")
+    ax.set(
+        xscale="log",
+        xlabel="N",
+        ylabel=r"median $M_{max} \ln N / N^{n-1}$",
+        title=f"F = x^{n}: all cues corrected by one step; dashed: constant",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "demircigil2017_polynomial.png", dpi=110)
+    plt.close(fig)
+
+    notes.append(
+        "alpha* uses the realised noise round(rho N)/N. At these N the one-step half point lies "
+        "BELOW alpha* (the union bound over M N bits costs about ln(N)/(2N) in alpha); the "
+        "extrapolation to N -> infinity is what is compared with alpha*. The multi-step curves "
+        "(dotted) are an extra: the theorem is about one step."
+    )
+    protocol = {
+        "source": "Demircigil, Heusel, Loewe, Upgang, Vermet 2017 (J. Stat. Phys. 168:288; "
+        "arXiv:1702.01929), main theorem for F(x) = exp(x) and the polynomial case F(x) = x^n",
+        "patterns": "M = exp(alpha N) + 1 i.i.d. uniform +-1 patterns (polynomial: M = alpha "
+        "N^(n-1) / ln N)",
+        "cues": "each pattern with rho N bits flipped",
+        "dynamics": "one synchronous update of all neurons by the energy-difference rule "
+        "sgn(sum_mu F(xi^mu . sigma^(i+)) - F(xi^mu . sigma^(i-)))",
+        "criterion": "every one of the M cues mapped to its pattern, probability -> 1 as "
+        "N -> infinity when alpha < I(1 - 2 rho)/2",
+        "sizes": "asymptotic theorem; the paper has no numerical experiment",
+    }
+    deviations = [
+        {
+            "what": f"finite N ({', '.join(f'rho={r}: {v}' for r, v in sz['N'].items())})",
+            "why": "the theorem is asymptotic; the N -> infinity limit is estimated by the fit "
+            "alpha_half(N) = a + b ln(N)/N",
+        },
+        {
+            "what": "probability of the all-patterns event estimated over "
+            f"{sz['seeds']} seeds per (N, M)",
+            "why": "compute",
+        },
+        {
+            "what": f"for M > {sz['cue_max']} only the first {sz['cue_max']} patterns are cued",
+            "why": "cost M^2 N; the recorded P(all cued corrected) is then an upper bound of "
+            "P(all corrected): used only for the 'fails above' check (where it is "
+            "conservative); the 'retrieves below' check and alpha_1/2 use fully cued points "
+            "only, so an N whose crossing lies above M = cue_max has no alpha_1/2 (nan, left "
+            "out of the fit)",
+        },
+        {
+            "what": "rho N rounded to an integer number of flips; alpha* evaluated at the "
+            "realised rho",
+            "why": "finite N",
+        },
+        {
+            "what": "polynomial part compared with damjax's Gaussian-tail constant, not a "
+            "constant quoted from the paper",
+            "why": "only the paper's abstract was reachable from this session",
+        },
+    ]
     return Outcome(
         checks=checks,
         config={
-            "N": {str(k): v for k, v in Ns_by_rho.items()},
-            "M_max": m_max,
-            "alphas_per_N": num,
-            "seeds": seeds,
-            "rule": "Sync to convergence (max 10 steps)",
-            "crossings": crossings,
+            "sizes": {
+                k: (v if k != "N" else {str(r): n_ for r, n_ in v.items()}) for k, v in sz.items()
+            },
+            "rule": "one synchronous step (theorem); Sync to convergence, <= 10 steps (extra)",
+            "finite_N_alpha_half": finite,
+            "extrapolation": fits,
+            "polynomial": poly,
         },
-        figures=["demircigil2017_retrieval.png"],
+        figures=[
+            "demircigil2017_retrieval.png",
+            "demircigil2017_finite_n.png",
+            "demircigil2017_polynomial.png",
+        ],
         notes=" ".join(notes),
+        protocol=protocol,
+        deviations=deviations,
     )
 
 
@@ -177,6 +425,7 @@ REPRODUCTION = Reproduction(
     paper="Demircigil, Heusel, Loewe, Upgang, Vermet 2017, On a model of associative memory with "
     "huge storage capacity (J. Stat. Phys.)",
     run=run,
-    description="Probability that all M = exp(alpha N) + 1 patterns are retrieved against alpha, "
-    "rho = 0 and 0.1, vs alpha* = I(1 - 2 rho) / 2.",
+    description="P(all M = exp(alpha N) + 1 cues corrected by one synchronous step) against "
+    "alpha, rho = 0 and 0.1, finite-N half points extrapolated to N -> inf vs alpha* = "
+    "I(1 - 2 rho)/2; polynomial F = x^n capacity.",
 )

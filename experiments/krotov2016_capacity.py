@@ -1,14 +1,19 @@
 r"""Krotov & Hopfield 2016, capacity experiments (Appendix B and Sec. 2), through damjax.sweep.
 
-1. Appendix B: N = 100 neurons, K = 2000 random memories, many random starts, asynchronous
-   dynamics to convergence; histogram of :math:`\max_\mu |\xi^\mu\cdot\sigma|` for n = 2..5,
-   power and rectified polynomial F. Small n: broad histograms (spurious states); from n ~ 4-5
-   on, the starts land on memories.
-2. K_1/2 against N for n = 3 (power and rectified): the K at which half of the memories are
-   retrieved by the dynamics started at them, against the Gaussian signal-to-noise theory of the
-   paper (:func:`damjax.capacity.krotov_k_half`) and the N^(n-1) scaling.
+1. Appendix B: N = 100 neurons, K = 2000 random memories, random starts, asynchronous dynamics
+   to convergence; histogram of :math:`\max_\mu |\xi^\mu\cdot\sigma|` for n = 2..5, power and
+   rectified polynomial F. The n = 3 -> n = 4 transition: no start ends on a memory for n = 2, 3;
+   from n = 4 on (rectified) or n = 5 (power) almost all do.
+2. K_1/2 against N for n = 3 (power and rectified), two definitions: the K at which half of the
+   RANDOM STARTS end on a memory (the paper's, Appendix B), and the K at which half of the
+   memories survive the dynamics started AT them (cues = memories); against the Gaussian
+   signal-to-noise theory (:func:`damjax.capacity.krotov_k_half`) and the N^(n-1) scaling.
 3. Capacity with no errors allowed (every memory a fixed point) against N for n = 2, 3, 4: fitted
-   exponent of K_max ln N against n - 1, and K_max against N^(n-1) / (2 (2n-3)!! ln N).
+   exponent of K_max ln N against n - 1, and K_max against the finite-N Gaussian theory.
+
+Every size is in :data:`SIZES`; the capacity-at-scale estimators (damjax.capacity, sampled
+criteria) will allow N up to 1000 for n = 2, 3: raise ``SIZES["default"]["noerr"]`` and
+``["khalf"]["N"]`` then.
 """
 
 from __future__ import annotations
@@ -60,31 +65,53 @@ def random_starts(config, key):
 
 @sweep.experiment(
     name="krotov2016-k-half",
-    params={"N": None, "k_pool": None, "F": "poly", "n": 3},
+    params={"N": None, "k_pool": None, "F": "poly", "n": 3, "starts": "cues", "num_starts": 100},
     types={"N": int, "k_pool": int},
     register=False,
 )
 def k_half_point(config, key):
-    """K_1/2 with cues = the memories (rho = 0), synchronous dynamics to convergence."""
+    """K_1/2 by binary search. ``starts="random"``: half of ``num_starts`` random states end on
+    a memory under async dynamics (Appendix B); ``"cues"``: half of the memories are brought
+    back by the dynamics started at them (rho = 0, synchronous)."""
     kx, ks = jax.random.split(key)
     X = random_binary(kx, config["k_pool"], config["N"])
-    k = k_half(X[None], _F(config["F"], config["n"]), key=ks, rho=0.0, rule=Sync(), max_steps=30)
-    return {"k_half": k[0]}
+    F = _F(config["F"], config["n"])
+    if config["starts"] == "random":
+        k = k_half(
+            X[None],
+            F,
+            key=ks,
+            starts="random",
+            num_starts=config["num_starts"],
+            rule=Async(order="random"),
+            max_steps=50,
+        )
+    else:
+        k = k_half(X[None], F, key=ks, rho=0.0, rule=Sync(), max_steps=30)
+    return {"k_half": k[0], "censored": k[0] >= config["k_pool"]}
 
 
 def _fit_slope(x, y):
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def _sizes(quick: bool) -> dict:
-    if quick:
-        return {
-            "hist": {"N": 50, "K": 400, "n": [2, 5], "F": ["poly"], "starts": 64, "seeds": 2},
-            "khalf": {"N": [24, 40, 64], "F": ["poly"], "seeds": 4},
-            "noerr": {2: [50, 100, 200], 3: [20, 32, 50]},
-            "noerr_seeds": 6,
-        }
-    return {
+#: Every size of the reproduction, in one place (raise N here once the sampled estimators of
+#: the capacity-at-scale work are merged).
+SIZES = {
+    "quick": {
+        "hist": {
+            "N": 100,
+            "K": 2000,
+            "n": [2, 3, 4, 5],
+            "F": ["poly", "rect"],
+            "starts": 32,
+            "seeds": 2,
+        },
+        "khalf": {"N": [24, 40, 64], "F": ["poly", "rect"], "seeds": 4, "num_starts": 32},
+        "noerr": {2: [50, 100, 200, 400], 3: [20, 32, 50], 4: [12, 16, 22]},
+        "noerr_seeds": 6,
+    },
+    "default": {
         "hist": {
             "N": 100,
             "K": 2000,
@@ -93,10 +120,15 @@ def _sizes(quick: bool) -> dict:
             "starts": 250,
             "seeds": 8,
         },
-        "khalf": {"N": [30, 45, 70, 100], "F": ["poly", "rect"], "seeds": 8},
-        "noerr": {2: [50, 100, 200, 400, 800], 3: [20, 30, 45, 70, 100], 4: [12, 16, 22, 30, 40]},
+        "khalf": {"N": [30, 45, 70, 100], "F": ["poly", "rect"], "seeds": 8, "num_starts": 100},
+        "noerr": {2: [50, 100, 200, 400, 1000], 3: [20, 30, 45, 70, 100], 4: [12, 16, 22, 30, 40]},
         "noerr_seeds": 16,
-    }
+    },
+}
+
+
+def _sizes(quick: bool) -> dict:
+    return SIZES["quick" if quick else "default"]
 
 
 def run(out: Path, *, quick: bool) -> Outcome:
@@ -145,45 +177,61 @@ def run(out: Path, *, quick: bool) -> Outcome:
     fig.savefig(out / "krotov2016_overlap_histograms.png", dpi=110)
     plt.close(fig)
     rates = {f"{F}-n{n}": float(agg.loc[(F, n), "memory_rate"]) for F in h["F"] for n in h["n"]}
-    lo, hi = min(h["n"]), max(h["n"])
-    checks["n2_starts_mostly_spurious"] = Check.at_most(rates[f"poly-n{lo}"], 0.1)
-    checks[f"n{hi}_starts_land_on_memories"] = Check.at_least(rates[f"poly-n{hi}"], 0.9)
-    if "rect" in h["F"]:
-        checks[f"n{hi}_rectified_starts_land_on_memories"] = Check.at_least(
-            rates[f"rect-n{hi}"], 0.9
-        )
-        ordered = all(
-            rates[f"{F}-n{a}"] <= rates[f"{F}-n{b}"] + 0.05
-            for F in h["F"]
-            for a, b in zip(h["n"], h["n"][1:])
-        )
-        checks["memory_rate_grows_with_n"] = Check.holds(
-            rates, "share of starts ending on a memory grows with n", ordered
-        )
+    fig_b = "Krotov & Hopfield 2016, Appendix B (overlap histograms, N = 100, K = 2000)"
+    checks["appendixB_n2_n3_starts_not_on_memories"] = Check.at_most(
+        max(rates[f"{F}-n{n}"] for F in h["F"] for n in (2, 3)),
+        0.05,
+        source="paper",
+        cite=fig_b + ": for n = 2, 3 the histograms are broad, far from max overlap N "
+        "(spurious states); an independent NumPy reimplementation gives 0; bound 0.05 ours",
+    )
+    checks["appendixB_n4_rect_n5_starts_on_memories"] = Check.at_least(
+        min(rates["rect-n4"], rates["rect-n5"], rates["poly-n5"]),
+        0.9,
+        source="paper",
+        cite=fig_b + ": from n ~ 4-5 the starts land on memories (peak at N); an independent "
+        "NumPy reimplementation gives 1.0 for rectified n = 4, 5; bound 0.9 ours",
+    )
+    checks["appendixB_power_n4_share_on_memories"] = Check.close(
+        rates["poly-n4"],
+        0.85,
+        0.1,
+        source="ours",
+        cite="independent NumPy reimplementation of Appendix B (issue 15): about 0.85 for "
+        "power n = 4 at N = 100, K = 2000; the paper shows the histogram only",
+    )
 
     # ---------------------------------------------------------------- 2. K_1/2 against N, n = 3
     kh = sz["khalf"]
     grid = None
     for N in kh["N"]:
         pool = int(2.5 * krotov_k_half(N, 3)) + 10
-        g = sweep.Grid({"F": kh["F"]}, fixed={"N": N, "k_pool": pool, "n": 3}, seeds=kh["seeds"])
+        g = sweep.Grid(
+            {"F": kh["F"], "starts": ["cues", "random"]},
+            fixed={"N": N, "k_pool": pool, "n": 3, "num_starts": kh["num_starts"]},
+            seeds=kh["seeds"],
+        )
         grid = g if grid is None else grid + g
     df = sweep.run(grid, k_half_point, stores / "khalf", progress=False, batch_size=2).frame()
-    kagg = df.groupby(["F", "N"])["k_half"].agg(["mean", "std"])
+    kagg = df.groupby(["starts", "F", "N"])["k_half"].agg(["mean", "std"])
+    if df["censored"].any():
+        notes.append("K_1/2: some searches reached the pool size (K_1/2 underestimated).")
     Ns = np.array(kh["N"], float)
     theory = krotov_k_half(Ns, 3)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for F in kh["F"]:
-        m = kagg.loc[F]
-        ax.errorbar(
-            m.index,
-            m["mean"],
-            m["std"],
-            marker="o",
-            capsize=3,
-            label=f"measured, {'power' if F == 'poly' else 'rectified'}",
-        )
-    ax.plot(Ns, theory, "k--", label="theory (Gaussian SNR, half stable)")
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for starts, mk in (("random", "o"), ("cues", "s")):
+        for F in kh["F"]:
+            m = kagg.loc[(starts, F)]
+            ax.errorbar(
+                m.index,
+                m["mean"],
+                m["std"],
+                marker=mk,
+                capsize=3,
+                label=f"{'random starts' if starts == 'random' else 'cues = memories'}, "
+                f"{'power' if F == 'poly' else 'rectified'}",
+            )
+    ax.plot(Ns, theory, "k--", label="Gaussian theory, half of the memories stable")
     ax.set(
         xscale="log",
         yscale="log",
@@ -191,32 +239,54 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ylabel=r"$K_{1/2}$",
         title=r"$K_{1/2}$ against N, n = 3",
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "krotov2016_k_half.png", dpi=110)
     plt.close(fig)
-    meas = kagg.loc["poly"]["mean"].to_numpy()
-    slope = _fit_slope(Ns, meas)
-    # the theory's local exponent over the same N (-> n - 1 = 2 only as N -> infinity)
-    checks["k_half_exponent_n3"] = Check.close(slope, _fit_slope(Ns, theory), 0.2)
-    notes.append(
-        f"K_1/2 (n = 3) fitted exponent {slope:.2f}; theory over the same N "
-        f"{_fit_slope(Ns, theory):.2f}, asymptotically n - 1 = 2."
-    )
-    ratio = float(meas[-1] / theory[-1])
-    checks["k_half_vs_theory_largest_N"] = Check.close(ratio, 1.0, 0.3)
-    if "rect" in kh["F"]:
-        rect = kagg.loc["rect"]["mean"].to_numpy()
+    theory_slope = _fit_slope(Ns, theory)
+    khalf = {}
+    for starts in ("random", "cues"):
+        meas = kagg.loc[(starts, "poly")]["mean"].to_numpy()
+        slope = _fit_slope(Ns, meas)
+        ratio = float(meas[-1] / theory[-1])
+        khalf[starts] = {"power": meas.tolist(), "exponent": slope, "ratio_to_theory": ratio}
+        if "rect" in kh["F"]:
+            rect = kagg.loc[(starts, "rect")]["mean"].to_numpy()
+            khalf[starts]["rectified"] = rect.tolist()
+            khalf[starts]["rect_over_power"] = (rect / meas).tolist()
+        what = "random starts" if starts == "random" else "cues at the memories"
+        checks[f"k_half_{starts}_exponent_n3"] = Check.close(
+            slope,
+            theory_slope,
+            0.2,
+            source="theory",
+            cite="K_1/2 ~ N^(n-1) (Krotov & Hopfield 2016, Sec. 2 capacity formula); expected = "
+            "the local exponent of damjax.capacity.krotov_k_half over the same N; tol 0.2 ours",
+        )
+        checks[f"k_half_{starts}_vs_theory_largest_N"] = Check.close(
+            ratio,
+            1.0,
+            0.3,
+            source="theory",
+            cite=f"K_1/2 from {what} / Gaussian signal-to-noise theory (half of the memories "
+            "stable, damjax.capacity.krotov_k_half) at the largest N; tolerance 0.3 ours",
+        )
         notes.append(
-            f"Rectified / power K_1/2 at the largest N: {rect[-1] / meas[-1]:.2f} (the paper "
-            "reports 'slightly above' for its random-start K_1/2; with cues at the memories "
-            "the rectified F, which ignores negative overlaps, has about half the noise)."
+            f"K_1/2 (n = 3, power, {what}): exponent {slope:.2f} (theory over the same N "
+            f"{theory_slope:.2f}, asymptotically 2); measured / theory at N = {int(Ns[-1])}: "
+            f"{ratio:.2f}."
         )
-        checks["rectified_k_half_at_least_power"] = Check.holds(
-            {"rect": rect.tolist(), "power": meas.tolist()},
-            "rectified K_1/2 slightly above power",
-            bool(np.all(rect >= 0.95 * meas)),
-        )
+        if "rect" in kh["F"]:
+            gap = float(np.mean(rect / meas))
+            checks[f"rectified_slightly_above_power_{starts}"] = Check.close(
+                gap,
+                1.1,
+                0.1,
+                source="paper",
+                cite="Krotov & Hopfield 2016, Appendix B: rectified K_1/2 'slightly above' "
+                "power; 'slightly' read by us as a ratio in [1.0, 1.2]",
+            )
+            notes.append(f"Rectified / power K_1/2 ({what}), mean over N: {gap:.2f}.")
 
     # ---------------------------------------------------------------- 3. no-error capacity
     grid = None
@@ -264,31 +334,91 @@ def run(out: Path, *, quick: bool) -> Outcome:
         meas_n = cagg.loc[n]["mean"].to_numpy()
         finite = np.array([krotov_k_all_stable(N, n) for N in Nlist])
         checks[f"no_error_exponent_n{n}"] = Check.close(
-            _fit_slope(Nn, meas_n), _fit_slope(Nn, finite), 0.2
+            _fit_slope(Nn, meas_n),
+            _fit_slope(Nn, finite),
+            0.2,
+            source="theory",
+            cite="local exponent of damjax.capacity.krotov_k_all_stable (all K memories stable "
+            "with probability 1/2, Gaussian theory of Sec. 2) over the same N; tol 0.2 ours",
         )
         checks[f"no_error_vs_theory_n{n}_largest_N"] = Check.close(
-            float(meas_n[-1] / finite[-1]), 1.0, 0.3
+            float(meas_n[-1] / finite[-1]),
+            1.0,
+            0.3,
+            source="theory",
+            cite="measured / damjax.capacity.krotov_k_all_stable at the largest N; tol 0.3 ours",
         )
-        if not quick:  # the paper's asymptotic claim; finite N bends the fit below n - 1
-            checks[f"no_error_exponent_vs_n_minus_1_n{n}"] = Check.close(fits[n], n - 1, 0.3)
+        checks[f"no_error_exponent_vs_n_minus_1_n{n}"] = Check.close(
+            fits[n],
+            n - 1,
+            0.3,
+            source="paper",
+            cite="Krotov & Hopfield 2016, Sec. 2: with no errors K_max ~ N^(n-1) / "
+            "(2 (2n-3)!! ln N); exponent of K_max ln N fitted over the N of SIZES; tol 0.3 ours",
+        )
         notes.append(
             f"No-error capacity n = {n}: exponent of K_max ln N = {fits[n]:.2f} (n - 1 = {n - 1})."
         )
     notes.append(
         "Histogram: max over memories of |overlap| (negated memories count as memories). "
-        "K_1/2 here: cues are the memories themselves (rho = 0) under synchronous dynamics; the "
-        "paper's companion plot uses random starts. No-error capacity exponent fitted on "
-        "K_max * ln N to remove the log factor."
+        "K_1/2 from random starts: async dynamics (random order) from num_starts random states, "
+        "K at which half end exactly on a memory; from cues: the memories themselves (rho = 0) "
+        "under synchronous dynamics. No-error capacity exponent fitted on K_max * ln N to "
+        "remove the log factor."
     )
+    protocol = {
+        "source": "Krotov & Hopfield 2016 (NeurIPS), Sec. 2 (capacity: mean gap 2n N^(n-1), "
+        "noise variance Omega_n (K-1) N^(n-1); no errors: K_max ~ N^(n-1)/(2(2n-3)!! ln N)) "
+        "and Appendix B (histograms of max_mu xi^mu . sigma, N = 100, K = 2000, n = 2..5, power "
+        "and rectified F; K_1/2 against N for n = 3)",
+        "dynamics": "asynchronous energy-difference rule sigma_i <- Sign[sum_mu F(xi^mu_i + "
+        "sum_{j!=i} xi^mu_j sigma_j) - F(-xi^mu_i + ...)] to convergence",
+        "starts": "uniformly random states (Appendix B)",
+        "criterion": "start ends on a memory (max overlap = N); K_1/2: half of the starts do",
+        "sizes": "N = 100, K = 2000 (histograms); K_1/2 for a range of N",
+    }
+    deviations = [
+        {
+            "what": f"{sz['hist']['starts']} random starts x {sz['hist']['seeds']} pattern sets "
+            "per (F, n)",
+            "why": "compute (the paper does not state its number of starts)",
+        },
+        {
+            "what": "negated memories count as memories in the histogram and criterion",
+            "why": "for even n the energy is symmetric under sigma -> -sigma",
+        },
+        {
+            "what": "K_1/2 also measured with cues at the memories (synchronous)",
+            "why": "the issue asks for both definitions; the paper's is random starts",
+        },
+        {
+            "what": f"K_1/2 for N = {sz['khalf']['N']}, no-error capacity up to N = "
+            f"{max(max(v) for v in sz['noerr'].values())}",
+            "why": "exact criteria over all K memories at the current capacity API; raise SIZES "
+            "with the sampled estimators of the capacity-at-scale work (N up to 1000)",
+        },
+        {
+            "what": "theory curves are damjax's evaluation of the paper's Gaussian "
+            "signal-to-noise argument at finite N (krotov_k_half, krotov_k_all_stable)",
+            "why": "the asymptotic formula is off by large ln-N corrections at these N",
+        },
+    ]
     return Outcome(
         checks=checks,
-        config={"quick": quick, **{k: v for k, v in sz.items()}},
+        config={
+            "quick": quick,
+            **{k: v for k, v in sz.items()},
+            "appendixB_share_on_memory": rates,
+            "k_half": khalf,
+        },
         figures=[
             "krotov2016_overlap_histograms.png",
             "krotov2016_k_half.png",
             "krotov2016_no_error_scaling.png",
         ],
         notes=" ".join(notes),
+        protocol=protocol,
+        deviations=deviations,
     )
 
 
@@ -297,6 +427,6 @@ REPRODUCTION = Reproduction(
     paper="Krotov & Hopfield 2016, Dense Associative Memory for Pattern Recognition (NeurIPS), "
     "Sec. 2 capacity and Appendix B",
     run=run,
-    description="Random-start overlap histograms (N=100, K=2000, n=2..5), K_1/2 vs N for n=3, "
-    "no-error capacity scaling for n=2,3,4.",
+    description="Random-start overlap histograms (N=100, K=2000, n=2..5), K_1/2 vs N for n=3 "
+    "K_1/2 from random starts and from cues; no-error capacity scaling for n=2,3,4.",
 )

@@ -260,16 +260,6 @@ def test_memory_grid(getkey):
         memory_grid(model, (3, 3))
 
 
-def test_quick_reproduction(tmp_path):
-    from damjax import reproduce
-
-    s = reproduce.run("krotov2016-classifier", tmp_path, quick=True)
-    assert s["passed"], s["checks"]
-    assert s["checks"]["digits_test_accuracy_n3"]["measured"] >= 0.96
-    for f in s["figures"]:
-        assert (tmp_path / f).is_file()
-
-
 def test_eqx_model_is_pytree(getkey):
     model = init_classifier(getkey(), n_memories=4, n_pixels=3, n_classes=2)
     leaves = jax.tree.leaves(eqx.filter(model, eqx.is_array))

@@ -191,16 +191,6 @@ def test_uhop_plus_stage_two(getkey):
     assert bool(jnp.all(jnp.isfinite(out.states)))
 
 
-@pytest.mark.parametrize("name", ["hu2024-metastable", "hu2024-capacity"])
-def test_quick_reproduction(name, tmp_path):
-    from damjax.reproduce import run
-
-    summary = run(name, tmp_path, quick=True)
-    assert summary["passed"], summary["checks"]
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).exists()
-
-
 def test_metastable_probabilities_iterate_the_retrieval(getkey):
     # the hu2024-metastable helper: n_iter updates x <- Xi^T Sep(beta K(Xi, x)), then p(x)
     from experiments._hu2024 import metastable_probabilities, support_sizes

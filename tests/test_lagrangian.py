@@ -254,13 +254,3 @@ def test_nan_states_are_reported_not_propagated(getkey):
     assert bool(jnp.all(jnp.isfinite(out.states[jnp.array([0, 2])])))
     tr = dj.trajectory(net, cues, rule=dj.Euler(0.1), t1=1.0)
     assert np.asarray(tr.ok).tolist() == [True, False, True]
-
-
-def test_quick_reproduction(tmp_path):
-    from damjax import reproduce
-
-    summary = reproduce.run("krotov2021-energy", tmp_path, quick=True)
-    failed = [k for k, c in summary["checks"].items() if not c["passed"]]
-    assert not failed, failed
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).exists()

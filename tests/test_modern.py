@@ -232,16 +232,6 @@ def test_theorem5_bound_holds(seed, beta, r):
     assert np.allclose(ours[ok], bound64[ok], rtol=1e-4)
 
 
-def test_quick_reproduction(tmp_path):
-    from damjax import reproduce
-
-    summary = reproduce.run("ramsauer2020-fixed-points", tmp_path, quick=True)
-    failed = [k for k, c in summary["checks"].items() if not c["passed"]]
-    assert not failed, failed
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).exists()
-
-
 @pytest.mark.parametrize(
     "make",
     [

@@ -366,16 +366,6 @@ def test_bad_input(getkey):
         retrieve(BinaryDAM(jnp.ones((2, 6)), Polynomial(2)), jnp.ones(6), rule=GradientDescent())
 
 
-def test_quick_reproduction(tmp_path):
-    summary = damjax.reproduce.run("hoover2024-random-features", tmp_path, quick=True)
-    assert summary["passed"], {k: c for k, c in summary["checks"].items() if not c["passed"]}
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).exists()
-
-
-# --- S kept or regenerated (memory budget), one-pass energy gradient -----------------------
-
-
 def test_projections_kept_by_budget_and_overridable(getkey):
     X = binary(getkey(), 10, 20)
     kw = dict(num_features=500, key=getkey(), chunk_size=128)

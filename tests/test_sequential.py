@@ -287,15 +287,6 @@ def test_train_sequence_rehearsal_beats_naive(small):
         )
 
 
-def test_quick_reproduction(tmp_path):
-    from damjax import reproduce
-
-    s = reproduce.run("mcalister2025-sequential", tmp_path, quick=True)
-    assert s["passed"], s["checks"]
-    for f in s["figures"]:
-        assert (tmp_path / f).is_file()
-
-
 def test_projections_overflow_free():
     """Gradients of the (c - t)^(2m) loss reach ~1e20; their dot products overflow float32."""
     G = jnp.array([[1e21, -2e21, 0.5e21], [0.0, 3e20, 1e20]], jnp.float32)

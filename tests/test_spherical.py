@@ -114,14 +114,6 @@ def test_bad_input():
         spherical_code(jax.random.key(0), 5, 3, lr=0.0)
 
 
-def test_quick_reproduction(tmp_path):
-    from damjax.reproduce import run
-
-    summary = run("hu2024-separation-bounds", tmp_path, quick=True)
-    assert summary["passed"], summary["checks"]
-    assert (tmp_path / "separation_bounds.png").exists()
-
-
 def test_old_separation_bounds_name_warns_and_agrees():
     with pytest.warns(DeprecationWarning, match="sphere_separation_bounds"):
         lo, up = separation_bounds(12, 3)

@@ -283,12 +283,3 @@ def test_state_dataset_and_balanced_indices(getkey):
     lab = np.asarray(ds.labels)[idx]
     _, counts = np.unique(lab, return_counts=True)
     assert np.all(counts == counts[0])
-
-
-def test_quick_reproduction(tmp_path):
-    from damjax.reproduce import run
-
-    summary = run("mcalister2025-states", tmp_path, quick=True)
-    assert summary["passed"], summary["checks"]
-    for fig in summary["figures"]:
-        assert (tmp_path / fig).exists()
