@@ -139,15 +139,15 @@ def _positive_int(text: str) -> int:
     return v
 
 
-def _positive_seconds(text: str) -> float:
+def _seconds(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a number of seconds > 0, got {text!r}"
+            f"expected a number of seconds >= 0, got {text!r}"
         ) from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}")
     return v
 
 
@@ -314,7 +314,8 @@ def _reproduce(args) -> int:
 
 def _sweep(args) -> int:
     config = _readable_file(args.config, "CONFIG.toml")
-    out = _writable_dir(args.out)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a folder")
     if args.cwd_import:
         sys.path.insert(0, str(Path.cwd()))
     from .sweep import load_config, run
@@ -325,6 +326,7 @@ def _sweep(args) -> int:
         raise UsageError(f"{config}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     except TypeError as e:  # the config's field types (the library names the field)
         raise UsageError(str(e)) from None
+    out = _writable_dir(args.out)  # after the config is valid: a bad config creates nothing
     res = run(
         cfg.grid,
         cfg.experiment,
@@ -475,10 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--flush-seconds",
-        type=_positive_seconds,
+        type=_seconds,
         default=10.0,
         metavar="S",
-        help="write results at least every S seconds (default 10)",
+        help="write results at least every S seconds (default 10; 0: after every batch)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
