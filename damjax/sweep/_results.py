@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,11 @@ def _split(df, root) -> tuple[list[str], list[str]]:
         else:
             measured.append(c)
     return params, measured
+
+
+def _py(value):
+    """A NumPy scalar as the Python value (for messages and titles)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _varying(df, params: Sequence[str]) -> list[str]:
@@ -273,7 +279,7 @@ def plot(
         raise ValueError("`hue` must differ from `x`")
     others = [c for c in _varying(df, params) if c not in (x, hue)]
     if others:
-        fix = ", ".join(f"{c}={df[c].iloc[0]!r}" for c in others)
+        fix = ", ".join(f"{c}={_py(df[c].iloc[0])}" for c in others)
         raise ValueError(
             f"parameters {others} also vary; pass one as `hue` or fix them with `where` "
             f"(e.g. --where {fix.replace(', ', ' --where ')})"
@@ -298,8 +304,9 @@ def plot(
         ax.legend(title=None, fontsize="small")
     ax.grid(alpha=0.3)
     name = df["experiment"].iloc[0] if "experiment" in df else ""
-    fixed = {c: df[c].iloc[0] for c in params if c not in (x, hue) and df[c].nunique() == 1}
-    ax.set_title(f"{name}: " + ", ".join(f"{k}={v}" for k, v in fixed.items()), fontsize="small")
+    fixed = {c: _py(df[c].iloc[0]) for c in params if c not in (x, hue) and df[c].nunique() == 1}
+    title = f"{name}: " + ", ".join(f"{k}={v}" for k, v in fixed.items())
+    ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize="small")
     if out is not None:
         out = Path(out)
         if out.suffix.lower() not in (".png", ".pdf", ".svg"):
