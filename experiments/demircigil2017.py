@@ -19,7 +19,7 @@ import numpy as np
 from damjax import BinaryDAM, Exponential, Sync, sweep
 from damjax.capacity import demircigil_alpha
 from damjax.patterns import flip, random_binary
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 BLOCK = 256
 
@@ -115,7 +115,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.legend(fontsize=8)
     axes[0].set_ylabel("probability (over seeds)")
     fig.tight_layout()
-    fig.savefig(out / "demircigil2017_retrieval.png", dpi=110)
+    save_figure(fig, out / "demircigil2017_retrieval.png")
     plt.close(fig)
 
     crossings = {}

@@ -38,7 +38,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from damjax import ExpDAM, GradientDescent, RandomFeatureDAM, retrieve  # noqa: E402
-from damjax.reproduce import Check, Outcome, Reproduction  # noqa: E402
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure  # noqa: E402
 
 KINDS = ("memory", "near", "random")
 
@@ -275,7 +275,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
             ax.set_title(f"D = {D}, K = {cfg['K']}")
     axes[0, 0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(out / "mae_vs_Y.png", dpi=110)
+    save_figure(fig, out / "mae_vs_Y.png")
     plt.close(fig)
     figures.append("mae_vs_Y.png")
 
@@ -293,7 +293,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     a2.set_title("memory footprint")
     a2.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "fixed_points_memory.png", dpi=110)
+    save_figure(fig, out / "fixed_points_memory.png")
     plt.close(fig)
     figures.append("fixed_points_memory.png")
 

@@ -20,7 +20,7 @@ import optax
 
 import damjax
 from damjax.learning import train_feature_map
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 from ._hu2024 import PAPER, digits_unit, unit
 
@@ -130,7 +130,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.set_title(f"{kind} memories, M = {m_fixed}", fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "capacity.png", dpi=120)
+    save_figure(fig, out / "capacity.png")
     plt.close(fig)
 
     checks = {}

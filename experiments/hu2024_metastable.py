@@ -20,7 +20,7 @@ import optax
 
 import damjax
 from damjax.learning import train_feature_map
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 from damjax.spherical import min_separation
 
 from ._hu2024 import PAPER, digits_unit, k_shares, support_sizes, unit
@@ -133,7 +133,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_title("share of k = 1 against beta")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "metastable.png", dpi=120)
+    save_figure(fig, out / "metastable.png")
     plt.close(fig)
 
     checks = {

@@ -26,7 +26,7 @@ import matplotlib
 import numpy as np
 
 import damjax as dj
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -92,7 +92,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.set_ylabel("E(t)")
     fig.suptitle(f"Energy along the dynamics (solid: diffrax Tsit5, dashed: Euler dt = {dt})")
     fig.tight_layout()
-    fig.savefig(out / "energy_trajectories.png", dpi=120)
+    save_figure(fig, out / "energy_trajectories.png")
     plt.close(fig)
 
     # --- 2. Model B, tau_h -> 0, Euler dt = tau_f == softmax update -----------------------------
@@ -152,7 +152,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_title(f"Model A, F = ReLU^{F_DEGREE}: sign(v*) vs binary DAM")
     ax.legend(loc="lower left")
     fig.tight_layout()
-    fig.savefig(out / "reductions.png", dpi=120)
+    save_figure(fig, out / "reductions.png")
     plt.close(fig)
 
     checks = {

@@ -27,7 +27,7 @@ import matplotlib
 import numpy as np
 
 import damjax as dj
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -145,7 +145,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     axes[0].legend()
     fig.suptitle("Ramsauer et al. 2020: kinds of fixed points of xi <- X softmax(beta X^T xi)")
     fig.tight_layout()
-    fig.savefig(out / "fixed_point_kinds.png", dpi=120)
+    save_figure(fig, out / "fixed_point_kinds.png")
     plt.close(fig)
 
     # --- 2. Theorem 5: one-step retrieval error -------------------------------------------------
@@ -198,7 +198,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_title(f"Theorem 5 (K = {k5}, d = {d5}): bound holds on {holds.mean():.0%} of samples")
     ax.legend(fontsize=7, markerscale=3)
     fig.tight_layout()
-    fig.savefig(out / "theorem5_one_step_error.png", dpi=120)
+    save_figure(fig, out / "theorem5_one_step_error.png")
     plt.close(fig)
 
     # --- 3. Theorem 3 ------------------------------------------------------------------------------
