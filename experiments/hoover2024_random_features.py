@@ -265,11 +265,11 @@ def run(out: Path, *, quick: bool) -> Outcome:
                         marker="o",
                         ms=3,
                         color=colors[kind],
-                        label=f"{kind}, beta={b:g}",
+                        label=rf"{kind}, $\beta$={b:g}",
                     )
             ref = np.asarray(Ys, float) ** -0.5
             y0 = mae[(D, cfg["betas"][0], "memory", q)][0]
-            ax.loglog(Ys, y0 * ref / ref[0], color="gray", lw=0.8, label="Y^-1/2")
+            ax.loglog(Ys, y0 * ref / ref[0], color="gray", lw=0.8, label=r"$Y^{-1/2}$")
             ax.set_xlabel("Y (random projections)")
             ax.set_ylabel("MAE of " + ("energy" if q == "E" else "gradient"))
             ax.set_title(f"D = {D}, K = {cfg['K']}")
@@ -281,7 +281,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     for (D, b), v in fp.items():
-        a1.semilogx(cfg["fp_Ys"], v, marker="o", label=f"D={D}, beta={b:g}")
+        a1.semilogx(cfg["fp_Ys"], v, marker="o", label=rf"$D$={D}, $\beta$={b:g}")
     a1.set_xlabel("Y")
     a1.set_ylabel("normalised Hamming distance")
     a1.set_title("exact vs DrDAM fixed points (near-memory cues)")

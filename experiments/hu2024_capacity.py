@@ -114,7 +114,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.set_ylim(bottom=0)
         ax.set_xlabel("number of memories M")
         ax.set_ylabel("retrieval error")
-        ax.set_title(f"{kind} memories (d = {r['d']}), beta = {beta:g}", fontsize=10)
+        ax.set_title(rf"{kind} memories ($d$ = {r['d']}), $\beta$ = {beta:g}", fontsize=10)
         ax.legend(fontsize=8)
         ax = axes[2 + c]
         ax.plot(d_grid, r["vs_D"]["without"], "C0--o", ms=3, label="random W, untrained")

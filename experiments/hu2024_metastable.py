@@ -123,14 +123,14 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.legend(fontsize=8)
     ax = axes[2]
     for name, c in (("synthetic", "C0"), ("digits", "C1")):
-        ax.plot(betas, sweep[name][0], c + "--o", ms=3, label=f"{name}, Phi = id")
+        ax.plot(betas, sweep[name][0], c + "--o", ms=3, label=rf"{name}, $\Phi$ = id")
         ax.plot(betas, sweep[name][1], c + "-o", ms=3, label=f"{name}, U-Hop+")
     ax.set_xscale("log")
     ax.set_xticks(betas, [f"{b:g}" for b in betas])
     ax.minorticks_off()
-    ax.set_xlabel("beta")
+    ax.set_xlabel(r"$\beta$")
     ax.set_ylabel("share with k = 1")
-    ax.set_title("share of k = 1 against beta")
+    ax.set_title(r"share of $k = 1$ against $\beta$")
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, out / "metastable.png")

@@ -88,7 +88,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
             for b in range(min(4, e.shape[0])):
                 ax.plot(ts, e[b], style, lw=1, color=f"C{b}")
         ax.set_title(f"Model {name}" if name != "classical" else "classical continuous Hopfield")
-        ax.set_xlabel("t / tau_f")
+        ax.set_xlabel(r"$t / \tau_f$")
         ax.set_ylabel("E(t)")
     fig.suptitle(f"Energy along the dynamics (solid: diffrax Tsit5, dashed: Euler dt = {dt})")
     fig.tight_layout()
@@ -139,9 +139,9 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax = axes[0]
     ax.semilogy(np.arange(steps + 1), np.maximum(diff_b.max(axis=(0, 2)), 1e-12), "o-")
     ax.axhline(eps32 * np.abs(ref).max(), color="k", ls=":", label="float32 eps * max|v|")
-    ax.set_xlabel("Euler step (dt = tau_f)")
+    ax.set_xlabel(r"Euler step ($dt = \tau_f$)")
     ax.set_ylabel("max |v_Euler - v_softmax|")
-    ax.set_title("Model B (tau_h -> 0) vs softmax update")
+    ax.set_title(r"Model B ($\tau_h \to 0$) vs softmax update")
     ax.legend()
     ax = axes[1]
     labels = list(agreement)
