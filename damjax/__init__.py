@@ -23,7 +23,6 @@ Public API (import from here or from the public subpackages, never from private 
 from __future__ import annotations
 
 import importlib as _importlib
-import importlib.metadata as _metadata
 from typing import TYPE_CHECKING
 
 #: Public subpackages and modules, imported on first access.
@@ -85,18 +84,20 @@ __all__ = sorted((*_SUBMODULES, *_WHERE, "__version__"))
 
 
 def _package_version() -> str:
+    """The installed distribution's version (single source: ``project.version`` in
+    pyproject.toml), read from the package metadata on first access of ``__version__``."""
+    import importlib.metadata
+
     try:
-        return _metadata.version("damjax")
-    except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not installed
+        return importlib.metadata.version("damjax")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a source tree
         return "0.0.0+unknown"
 
 
-#: The installed distribution's version (single source: ``project.version`` in pyproject.toml).
-__version__ = _package_version()
-
-
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    if name == "__version__":
+        value = _package_version()
+    elif name in _SUBMODULES:
         value = _importlib.import_module(f".{name}", __name__)
     elif name in _WHERE:
         value = getattr(_importlib.import_module(f".{_WHERE[name]}", __name__), name)
@@ -111,6 +112,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:
+    __version__: str
     from . import capacity as capacity
     from . import datasets as datasets
     from . import lagrangians as lagrangians

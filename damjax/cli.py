@@ -21,6 +21,7 @@ import importlib.util
 import json
 import math
 import sys
+import textwrap
 from pathlib import Path
 
 EXIT_OK, EXIT_MISS, EXIT_USAGE = 0, 1, 2
@@ -404,10 +405,48 @@ def _results_export(args) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
-def _version() -> str:
-    from . import __version__
+class _VersionAction(argparse.Action):
+    """``--version``: reads the package metadata only when asked (not for ``--help``)."""
 
-    return f"damjax {__version__}"
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import __version__
+
+        print(f"damjax {__version__}")
+        parser.exit()
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose description / epilog can be computed when help is shown (the
+    lists of suites and reproductions are read from files: not needed for ``damjax --help``)."""
+
+    def __init__(self, *args, lazy_text=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lazy_text = lazy_text
+
+    def format_help(self) -> str:
+        if self._lazy_text is not None:
+            self.description, self.epilog = self._lazy_text(self.description, self.epilog)
+            self._lazy_text = None
+        return super().format_help()
+
+
+def _fill(*paragraphs: str) -> str:
+    return "\n\n".join(textwrap.fill(p, 88) for p in paragraphs)
+
+
+def _bench_text(description, epilog):
+    suites = ", ".join(bench_suites())
+    return _fill(description), _fill(f"suites: all (default), {suites}", epilog)
+
+
+def _reproduce_text(description, epilog):
+    listing = "\n".join(f"  {n:<30} {paper}" for n, paper in reproduction_names().items())
+    return _fill(description), "reproductions:\n" + listing + "\n\n" + _fill(epilog)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -417,32 +456,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Dense Associative Memories in JAX: sweeps, benchmarks, paper reproductions.",
         epilog=_EPILOG,
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks of usage errors (exit status 2)"
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
-    suites = bench_suites()
     p = sub.add_parser(
         "bench",
         help="speed benchmarks (ratios measured in one run)",
         description="Speed benchmarks: ratios of times measured in one run (e.g. our update vs. "
-        "the bare matrix products of the same shapes). Suites: all, " + ", ".join(suites) + ".",
+        "the bare matrix products of the same shapes).",
         epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        lazy_text=_bench_text,
     )
-    p.add_argument(
-        "--suite",
-        default="all",
-        metavar="SUITE",
-        help=f"benchmark suite: all (default), {', '.join(suites)}",
-    )
+    p.add_argument("--suite", default="all", metavar="SUITE", help="benchmark suite (listed below)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
     p.set_defaults(func=_bench)
 
-    names = reproduction_names()
-    listing = "\n".join(f"  {n:<30} {paper}" for n, paper in names.items())
     p = sub.add_parser(
         "reproduce",
         help="reproduce a paper's figures and checks",
@@ -450,8 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and PDF), compare with the paper's values and write OUT/summary.json (checks, protocol, "
         "deviations, provenance). 'all' also writes OUT/index.md and OUT/index.html. Progress "
         "goes to stderr (--quiet: none).",
-        epilog="reproductions:\n" + listing + "\n\n" + _EPILOG,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        lazy_text=_reproduce_text,
     )
     p.add_argument("name", nargs="?", metavar="NAME", help="reproduction name (below), or 'all'")
     p.add_argument("--list", action="store_true", help="list the reproductions")
