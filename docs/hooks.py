@@ -105,7 +105,7 @@ def _api_page(module: str, title: str) -> str:
 def _reproductions() -> dict[str, dict]:
     """``{name: {"paper", "doc", "module"}}`` of the experiments package, read statically (the
     same parser as ``damjax reproduce --help``)."""
-    from damjax import cli
+    from damjax import _names as cli
 
     folder = ROOT / "experiments"
     found = {}
