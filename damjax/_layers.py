@@ -6,7 +6,8 @@ path that is not listed belongs to the layer of its longest listed prefix. The p
 ``damjax`` (``damjax/__init__.py``) re-exports everything and so sits at the top: nothing inside
 the package may import from it (e.g. ``from .. import __version__``).
 
-0. ``foundation`` — array types, argument validation, numerical constants, the version;
+0. ``foundation`` — array types, argument validation, numerical constants, the version, the
+   aliases of moved modules;
 1. ``tools`` — model ingredients (:mod:`damjax.components`), pattern generators, datasets and
    the generic sweep engine: none of them knows a memory model;
 2. ``models`` — memory models (energy, update, declared capabilities), no dynamics;
@@ -22,7 +23,13 @@ from __future__ import annotations
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "foundation",
-        ("damjax._custom_types", "damjax._validation", "damjax._numerics", "damjax._version"),
+        (
+            "damjax._custom_types",
+            "damjax._validation",
+            "damjax._numerics",
+            "damjax._version",
+            "damjax._moved",
+        ),
     ),
     ("tools", ("damjax.components", "damjax.patterns", "damjax.datasets", "damjax.sweep")),
     ("models", ("damjax.models",)),
@@ -37,7 +44,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "damjax.reproduce",
             "damjax.benchmarks",
             "damjax.cli",
-            "damjax._moved",
             "damjax._layers",
             "damjax",
         ),

@@ -66,8 +66,12 @@ def register() -> None:
         sys.modules.setdefault(old, MovedModule(old, new))
 
 
-def bind_parents() -> None:
-    """Make ``damjax.dynamics.binary`` etc. reachable as attributes (``import a.b.c; a.b.c``)."""
+def bind_children(package: str) -> None:
+    """Make the old paths below ``package`` reachable as its attributes (``import
+    damjax.dynamics.binary; damjax.dynamics.binary``): called at the end of the ``__init__`` of
+    each package that lost a module (the package face imports lazily, so it cannot bind them)."""
+    register()
     for old in MOVED:
         parent, _, child = old.rpartition(".")
-        setattr(sys.modules[parent], child, sys.modules[old])
+        if parent == package:
+            setattr(sys.modules[parent], child, sys.modules[old])

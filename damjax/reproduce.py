@@ -13,7 +13,13 @@ it and writes ``out/summary.json``::
 
     {"name", "paper",
      "checks": {name: {"measured", "expected", "tolerance", "passed", "source", "cite"}},
-     "protocol", "deviations", "runtime_s", "config", "quick", "figures", "notes", "passed"}
+     "protocol", "deviations", "runtime_s", "config", "quick", "figures", "notes", "passed",
+     "provenance"}
+
+``provenance`` records the damjax / jax / jaxlib versions, the device kind and count, the git
+commit when run from a checkout, the UTC timestamp, the exact command line and the seeds (see
+:func:`damjax._report.provenance`). Figures are saved with :func:`save_figure` (PNG at 150 dpi and
+a PDF beside it); :func:`stage` tells the progress display what a reproduction is doing.
 
 ``expected`` holds the paper's value (or the paper's qualitative claim as a string). Each check
 says where its ``expected`` comes from (``source``):
@@ -53,6 +59,11 @@ from pathlib import Path
 from typing import Any
 
 from ._records import load_record, outcome_pattern, results_table, sync_readme, write_record
+from ._report import progress as _progress
+from ._report import provenance as _provenance
+from ._report import save_figure as save_figure
+from ._report import stage as stage
+from ._report import write_index as _write_index
 from ._validation import InputError
 
 __all__ = [
@@ -68,6 +79,8 @@ __all__ = [
     "results_table",
     "run",
     "run_all",
+    "save_figure",
+    "stage",
     "sync_readme",
     "write_record",
 ]
@@ -263,13 +276,38 @@ def get(name: str) -> Reproduction:
     return reps[name]
 
 
-def run(name: str, out: str | Path, *, quick: bool = False) -> dict:
-    """Run one reproduction into ``out/`` and write ``out/summary.json``; returns the summary."""
+def _last_runtime(out: Path, quick: bool) -> float | None:
+    """The runtime of the previous run of the same size in ``out`` (for the progress estimate)."""
+    try:
+        prev = json.loads((out / "summary.json").read_text())
+        return float(prev["runtime_s"]) if bool(prev.get("quick")) == quick else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def run(
+    name: str,
+    out: str | Path,
+    *,
+    quick: bool = False,
+    progress: bool = False,
+    argv: list[str] | None = None,
+) -> dict:
+    """Run one reproduction into ``out/`` and write ``out/summary.json``; returns the summary.
+
+    **Arguments:** ``name`` — a name from :func:`available`; ``out`` — the output folder;
+    ``quick`` — reduced size; ``progress`` — print stage lines with the elapsed time (and an
+    estimate from the last run in ``out``) to stderr; ``argv`` — the command line recorded in
+    ``provenance`` (default ``sys.argv``).
+
+    **Raises:** ``KeyError`` for an unknown name.
+    """
     rep = get(name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    outcome = rep.run(out, quick=quick)
+    with _progress(rep.name, enabled=progress, estimate_s=_last_runtime(out, quick)):
+        outcome = rep.run(out, quick=quick)
     runtime = time.perf_counter() - t0
     summary = {
         "name": rep.name,
@@ -283,6 +321,7 @@ def run(name: str, out: str | Path, *, quick: bool = False) -> dict:
         "figures": list(outcome.figures),
         "notes": outcome.notes,
         "passed": all(c.passed for c in outcome.checks.values()),
+        "provenance": _jsonable(_provenance(outcome.config, argv=argv)),
     }
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
@@ -290,22 +329,25 @@ def run(name: str, out: str | Path, *, quick: bool = False) -> dict:
     return summary
 
 
-def run_all(out: str | Path, *, quick: bool = False, names=None) -> list[dict]:
-    """Run every reproduction into ``out/NAME/`` and write ``out/index.md``."""
+def run_all(
+    out: str | Path,
+    *,
+    quick: bool = False,
+    names=None,
+    progress: bool = False,
+    argv: list[str] | None = None,
+    on_summary: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Run every reproduction into ``out/NAME/`` and write ``out/index.md`` and ``out/index.html``
+    (a report with every check and the figures inline).
+
+    ``on_summary(summary)`` is called after each reproduction (the CLI prints its result there).
+    """
     out = Path(out)
-    summaries = [run(n, out / n, quick=quick) for n in (names or available())]
-    lines = ["# damjax reproductions", ""]
-    for s in summaries:
-        mark = "PASS" if s["passed"] else "MISS"
-        lines += [f"## {s['name']} — {mark}", "", f"*{s['paper']}* ({s['runtime_s']:.1f} s)", ""]
-        lines += ["| check | measured | expected | passed |", "|---|---|---|---|"]
-        for k, c in s["checks"].items():
-            lines.append(f"| {k} | {c['measured']} | {c['expected']} | {c['passed']} |")
-        lines.append("")
-        for fig in s["figures"]:
-            lines.append(f"![{fig}]({s['name']}/{fig})")
-        if s["notes"]:
-            lines += ["", s["notes"]]
-        lines.append("")
-    (out / "index.md").write_text("\n".join(lines))
+    summaries = []
+    for n in names or available():
+        summaries.append(run(n, out / n, quick=quick, progress=progress, argv=argv))
+        if on_summary is not None:
+            on_summary(summaries[-1])
+    _write_index(out, summaries)
     return summaries

@@ -29,7 +29,7 @@ import numpy as np
 from damjax import Polynomial, RectifiedPolynomial, sweep
 from damjax.capacity import Retrieves, Stable, capacity_search
 from damjax.patterns import correlated_sample
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 
 def _F(name: str, n: int):
@@ -292,7 +292,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.legend(fontsize=7)
     np.atleast_1d(axes)[0].set_ylabel("capacity K (all patterns stable), geometric mean")
     fig.tight_layout()
-    fig.savefig(Path(out) / "capacity_vs_separation.png", dpi=120)
+    save_figure(fig, Path(out) / "capacity_vs_separation.png")
     plt.close(fig)
     figs.append("capacity_vs_separation.png")
 
@@ -306,7 +306,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_title("capacity drop from feature correlation")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(Path(out) / "correlation_effect_vs_n.png", dpi=120)
+    save_figure(fig, Path(out) / "correlation_effect_vs_n.png")
     plt.close(fig)
     figs.append("correlation_effect_vs_n.png")
 

@@ -32,7 +32,7 @@ import numpy as np
 from damjax import BinaryDAM, Exponential, OneStep, Polynomial, Sync, retrieve, sweep
 from damjax.capacity import Retrieves, capacity_search, demircigil_alpha, double_factorial
 from damjax.patterns import flip, random_binary
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 BLOCK = 256
 
@@ -219,7 +219,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.legend(fontsize=7)
     axes[0].set_ylabel("probability over seeds")
     fig.tight_layout()
-    fig.savefig(out / "demircigil2017_retrieval.png", dpi=110)
+    save_figure(fig, out / "demircigil2017_retrieval.png")
     plt.close(fig)
 
     # ---------------------------------------------------------------- checks per rho
@@ -302,7 +302,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "demircigil2017_finite_n.png", dpi=110)
+    save_figure(fig, out / "demircigil2017_finite_n.png")
     plt.close(fig)
 
     # ---------------------------------------------------------------- polynomial F = x^n
@@ -347,7 +347,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "demircigil2017_polynomial.png", dpi=110)
+    save_figure(fig, out / "demircigil2017_polynomial.png")
     plt.close(fig)
 
     notes.append(

@@ -24,7 +24,7 @@ import numpy as np
 
 import damjax as dj
 from damjax.components.lagrangians import LogSumExp, Quadratic
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -107,7 +107,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     axes[1].set_axis_off()
     axes[1].set_title("rows: held-out digit, occluded cue, completion")
     fig.tight_layout()
-    fig.savefig(out / "hierarchical_digits.png", dpi=120)
+    save_figure(fig, out / "hierarchical_digits.png")
     plt.close(fig)
 
     checks = {

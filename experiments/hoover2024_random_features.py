@@ -41,7 +41,7 @@ from damjax import (
     SinCos,
     retrieve,
 )
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 KINDS = ("memory", "near", "random")
 PAPER = "Hoover et al. 2024, Dense Associative Memory Through the Lens of Random Features (NeurIPS)"
@@ -348,7 +348,7 @@ def _plot(out, plan, mae, fp, vs_k, kern):
                         marker="o",
                         ms=3,
                         color=colors[kind],
-                        label=f"{kind}, beta={b:g}",
+                        label=rf"{kind}, $\beta$={b:g}",
                     )
             ref = np.asarray(Ys, float) ** -0.5
             y0 = mae[(D, plan["betas"][0], "memory", q)][0]
@@ -358,7 +358,7 @@ def _plot(out, plan, mae, fp, vs_k, kern):
             ax.set_title(f"D = {D}, K = {plan['K']}")
     axes[0, 0].legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    fig.savefig(out / "mae_vs_Y.png", dpi=110)
+    save_figure(fig, out / "mae_vs_Y.png")
     plt.close(fig)
 
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(16, 4))
@@ -398,7 +398,7 @@ def _plot(out, plan, mae, fp, vs_k, kern):
     a3.set_title(f"feature maps, D = {plan['kernels']['D']}")
     a3.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    fig.savefig(out / "fixed_points_K_kernels.png", dpi=110)
+    save_figure(fig, out / "fixed_points_K_kernels.png")
     plt.close(fig)
     return ["mae_vs_Y.png", "fixed_points_K_kernels.png"]
 

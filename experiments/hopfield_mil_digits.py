@@ -23,7 +23,7 @@ import numpy as np
 
 import damjax as dj
 from damjax.nn import mil
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -86,7 +86,7 @@ def _figure(out: Path, results, hop, test):
     axes[1].set_ylabel("association (mean over heads)")
     axes[1].set_title(f"a held-out positive bag (target {TARGET} in red)")
     fig.tight_layout()
-    fig.savefig(out / "mil.png", dpi=120)
+    save_figure(fig, out / "mil.png")
     plt.close(fig)
 
 

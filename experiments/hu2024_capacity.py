@@ -20,7 +20,7 @@ import optax
 
 import damjax
 from damjax.learning import train_feature_map
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 from ._hu2024 import PAPER, digits_unit, unit
 
@@ -151,7 +151,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.set_ylim(bottom=0)
         ax.set_xlabel("number of memories M")
         ax.set_ylabel("retrieval error")
-        ax.set_title(f"{kind} memories (d = {r['d']}), beta = {beta:g}", fontsize=10)
+        ax.set_title(rf"{kind} memories ($d$ = {r['d']}), $\beta$ = {beta:g}", fontsize=10)
         ax.legend(fontsize=8)
         ax = axes[2 + c]
         ax.plot(d_grid, r["vs_D"]["without"], "C0--o", ms=3, label="random W, untrained")
@@ -167,7 +167,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.set_title(f"{kind} memories, M = {m_fixed}", fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "capacity.png", dpi=120)
+    save_figure(fig, out / "capacity.png")
     plt.close(fig)
 
     checks = {}
@@ -312,7 +312,7 @@ def _plot_robustness(out, robust, grid, *, paper_steps, main):
         "of the main panels",
         fontsize=10,
     )
-    fig.savefig(out / "robustness.png", dpi=110)
+    save_figure(fig, out / "robustness.png")
     plt.close(fig)
 
 

@@ -27,7 +27,7 @@ import optax
 
 import damjax
 from damjax.learning import train_feature_map
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 from damjax.spherical import min_separation
 
 from ._hu2024 import (
@@ -341,7 +341,7 @@ def _plot(out, plan, syn, dig, sweep, extra):
     ax.set_title("k = 1 share against beta (paper: beta = 1, dotted)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "metastable.png", dpi=120)
+    save_figure(fig, out / "metastable.png")
     plt.close(fig)
 
 

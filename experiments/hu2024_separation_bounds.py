@@ -10,7 +10,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 from damjax.spherical import (
     TAMMES_SOURCE,
     min_angle,
@@ -72,7 +72,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_ylabel(r"$\theta_{\min}$ (generated) / $\theta_{\min}$ (Tammes)")
     ax.set_title("generator vs best-known angle")
     fig.tight_layout()
-    fig.savefig(out / "separation_bounds.png", dpi=120)
+    save_figure(fig, out / "separation_bounds.png")
     plt.close(fig)
 
     min_ratio_bound = 0.9 if quick else 0.95

@@ -27,7 +27,7 @@ import numpy as np
 from damjax import Async, BinaryDAM, Polynomial, RectifiedPolynomial, Sync, retrieve, sweep
 from damjax.capacity import k_half, krotov_k_all_stable, krotov_k_half, krotov_kmax_no_errors
 from damjax.patterns import random_binary
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 NBINS = 20
 
@@ -174,7 +174,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     axes[0, 0].set_ylabel("fraction of starts")
     fig.suptitle(f"Random starts, async dynamics: N = {h['N']}, K = {h['K']}")
     fig.tight_layout()
-    fig.savefig(out / "krotov2016_overlap_histograms.png", dpi=110)
+    save_figure(fig, out / "krotov2016_overlap_histograms.png")
     plt.close(fig)
     rates = {f"{F}-n{n}": float(agg.loc[(F, n), "memory_rate"]) for F in h["F"] for n in h["n"]}
     fig_b = "Krotov & Hopfield 2016, Appendix B (overlap histograms, N = 100, K = 2000)"
@@ -241,7 +241,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     )
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "krotov2016_k_half.png", dpi=110)
+    save_figure(fig, out / "krotov2016_k_half.png")
     plt.close(fig)
     theory_slope = _fit_slope(Ns, theory)
     khalf = {}
@@ -327,7 +327,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "krotov2016_no_error_scaling.png", dpi=110)
+    save_figure(fig, out / "krotov2016_no_error_scaling.png")
     plt.close(fig)
     for n, Nlist in sz["noerr"].items():
         Nn = np.array(Nlist, float)

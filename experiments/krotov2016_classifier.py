@@ -28,7 +28,7 @@ from damjax.learning import (  # noqa: E402
     plot_memories,
     single_class_share,
 )
-from damjax.reproduce import Check, Outcome, Reproduction  # noqa: E402
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure  # noqa: E402
 
 from ._krotov2016 import baselines, train_dual, xor_solved  # noqa: E402
 
@@ -124,7 +124,7 @@ def _figures(out: Path, tag, rows, models, hists, image_shape):
     fig.suptitle(f"{tag}: memories (pixel weights, blue -1 .. red +1)")
     fig.tight_layout()
     name = f"{tag}_memories.png"
-    fig.savefig(out / name, dpi=110)
+    save_figure(fig, out / name)
     plt.close(fig)
     figs.append(name)
 
@@ -147,7 +147,7 @@ def _figures(out: Path, tag, rows, models, hists, image_shape):
         ax.minorticks_off()
     fig.tight_layout()
     name = f"{tag}_transition.png"
-    fig.savefig(out / name, dpi=110)
+    save_figure(fig, out / name)
     plt.close(fig)
     figs.append(name)
     return figs

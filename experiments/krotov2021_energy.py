@@ -28,7 +28,7 @@ import numpy as np
 
 import damjax as dj
 from damjax.capacity import krotov_kmax
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 F_DEGREE = 3
 ROUNDOFF = 1e-5  # largest relative energy increase accepted (about 80 float32 ulps)
@@ -132,11 +132,11 @@ def _plot(out, plan, traj_by_load, corr, kmax):
             for b in range(min(4, e.shape[0])):
                 ax.plot(ts, e[b], style, lw=1, color=f"C{b}")
         ax.set_title(f"Model {name}" if name != "classical" else "classical continuous Hopfield")
-        ax.set_xlabel("t / tau_f")
+        ax.set_xlabel(r"$t / \tau_f$")
         ax.set_ylabel("E(t)")
     fig.suptitle(f"Energy along the dynamics, K = {load:g} K_max (solid: Tsit5, dashed: Euler)")
     fig.tight_layout()
-    fig.savefig(out / "energy_trajectories.png", dpi=120)
+    save_figure(fig, out / "energy_trajectories.png")
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -155,7 +155,7 @@ def _plot(out, plan, traj_by_load, corr, kmax):
     ax.set_title("Model A (tau_h -> 0) vs binary DAM, F = ReLU^3")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "model_a_vs_dam.png", dpi=120)
+    save_figure(fig, out / "model_a_vs_dam.png")
     plt.close(fig)
 
 

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from damjax import datasets  # noqa: E402
 from damjax.learning import init_classifier, krotov_hopfield_optimizer  # noqa: E402
 from damjax.learning import sequential as sq  # noqa: E402
-from damjax.reproduce import Check, Outcome, Reproduction  # noqa: E402
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure  # noqa: E402
 
 
 def settings(n: int, epochs: int):
@@ -254,7 +254,7 @@ def _figures(out: Path, results, strats, degrees):
     fig.suptitle("accuracy matrices R[t, s] (row: after task t, column: tested on s)")
     fig.tight_layout()
     f1 = "accuracy_matrices.png"
-    fig.savefig(out / f1, dpi=100)
+    save_figure(fig, out / f1)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -272,7 +272,7 @@ def _figures(out: Path, results, strats, degrees):
     ax.legend()
     fig.tight_layout()
     f2 = "average_accuracy.png"
-    fig.savefig(out / f2, dpi=100)
+    save_figure(fig, out / f2)
     plt.close(fig)
     return [f1, f2]
 

@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import damjax as dj  # noqa: E402
 from damjax import states as S  # noqa: E402
-from damjax.reproduce import Check, Outcome, Reproduction  # noqa: E402
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure  # noqa: E402
 
 PAPER = (
     "McAlister, Robins & Szymanski 2025, 'Classifying States of the Hopfield Network with "
@@ -224,7 +224,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8)
     fig.suptitle(f"Hebbian Hopfield network, N = {N}, E = {E}, p = {p}")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(out / "accuracy.png", dpi=120)
+    save_figure(fig, out / "accuracy.png")
     plt.close(fig)
     figures.append("accuracy.png")
 
@@ -249,7 +249,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.legend(fontsize=7)
     axes[0].set_ylabel("held-out accuracy")
     fig.tight_layout()
-    fig.savefig(out / "noise_examples.png", dpi=120)
+    save_figure(fig, out / "noise_examples.png")
     plt.close(fig)
     figures.append("noise_examples.png")
 
@@ -261,7 +261,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_ylabel(f"held-out accuracy ({best_kind} profiles)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "learning_curves.png", dpi=120)
+    save_figure(fig, out / "learning_curves.png")
     plt.close(fig)
     figures.append("learning_curves.png")
 
@@ -273,7 +273,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_xlabel("stability ratio max e_i / min e_i")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "stability_ratio.png", dpi=120)
+    save_figure(fig, out / "stability_ratio.png")
     plt.close(fig)
     figures.append("stability_ratio.png")
 

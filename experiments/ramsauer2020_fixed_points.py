@@ -28,7 +28,7 @@ import matplotlib
 import numpy as np
 
 import damjax as dj
-from damjax.reproduce import Check, Outcome, Reproduction
+from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -230,13 +230,13 @@ def run(out: Path, *, quick: bool) -> Outcome:
         ax.plot(betas, sh["metastable"], "s-", label="metastable (subset average)")
         ax.plot(betas, sh["single"], "^-", label="single pattern")
         ax.set_xscale("log")
-        ax.set_xlabel("beta")
+        ax.set_xlabel(r"$\beta$")
         ax.set_title(title, fontsize=10)
     axes[0].set_ylabel("share of fixed points")
     axes[0].legend()
     fig.suptitle("Ramsauer et al. 2020: kinds of fixed points of xi <- X softmax(beta X^T xi)")
     fig.tight_layout()
-    fig.savefig(out / "fixed_point_kinds.png", dpi=120)
+    save_figure(fig, out / "fixed_point_kinds.png")
     plt.close(fig)
 
     # --- 2. Theorem 5: one-step retrieval error -------------------------------------------------
@@ -284,12 +284,12 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.set_yscale("log")
     ax.set_ylim(1e-40, 1e3)
     ax.set_xlim(0, 1.05 * float(np.max(xs[errs > 1e-40], initial=1.0)))
-    ax.set_xlabel("beta * Delta_i")
+    ax.set_xlabel(r"$\beta\,\Delta_i$")
     ax.set_ylabel("||f(xi) - x_i|| after one update")
     ax.set_title(f"Theorem 5 (K = {k5}, d = {d5}): bound holds on {holds.mean():.0%} of samples")
     ax.legend(fontsize=7, markerscale=3)
     fig.tight_layout()
-    fig.savefig(out / "theorem5_one_step_error.png", dpi=120)
+    save_figure(fig, out / "theorem5_one_step_error.png")
     plt.close(fig)
 
     # --- 3. Theorem 3: empirical storage capacity against the lower bound --------------------
@@ -350,7 +350,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     ax.title.set_fontsize(8)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "theorem3_storage_capacity.png", dpi=120)
+    save_figure(fig, out / "theorem3_storage_capacity.png")
     plt.close(fig)
 
     checks = {

@@ -20,3 +20,7 @@ from .continuous import trajectory as trajectory
 from .fixed_point import FixedPoint as FixedPoint
 from .fixed_point import fixed_point as fixed_point
 from .gradient import GradientDescent as GradientDescent
+
+from .._moved import bind_children as _bind_children
+
+_bind_children(__name__)

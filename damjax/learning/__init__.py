@@ -20,3 +20,7 @@ from .uhop import feature_separation_loss as feature_separation_loss
 from .uhop import separation_loss as separation_loss
 from .uhop import train_feature_map as train_feature_map
 from .uhop import uhop_plus as uhop_plus
+
+from .._moved import bind_children as _bind_children
+
+_bind_children(__name__)

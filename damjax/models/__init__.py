@@ -16,3 +16,7 @@ from .kernelized import KernelizedHopfield as KernelizedHopfield
 from .lagrangian import LagrangianNetwork as LagrangianNetwork
 from .modern import ModernHopfield as ModernHopfield
 from .random_feature_dam import RandomFeatureDAM as RandomFeatureDAM
+
+from .._moved import bind_children as _bind_children
+
+_bind_children(__name__)

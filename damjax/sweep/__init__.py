@@ -11,10 +11,11 @@ r"""Capacity sweeps at scale: grids, batched + sharded execution, a Parquet resu
   rows to a Parquet store atomically, skip finished rows, recompute corrupt files.
 * :func:`load` — the store as a pandas DataFrame; :func:`load_config` — TOML configs;
   ``damjax sweep CONFIG.toml --out DIR [--shard i/n]`` on the command line.
+* :func:`summarize` (mean, std, CI over seeds per point), :func:`plot`, :func:`export` (CSV) —
+  also ``damjax results summarize|plot|export DIR``.
 """
 
 from ._config import SweepConfig as SweepConfig
-from ._config import add_cli as add_cli
 from ._config import load_config as load_config
 from ._config import parse_config as parse_config
 from ._engine import SweepResult as SweepResult
@@ -29,6 +30,11 @@ from ._experiment import register_axis_check as register_axis_check
 from ._experiment import registered_experiments as registered_experiments
 from ._grid import Grid as Grid
 from ._grid import expand_range as expand_range
+from ._results import export as export
+from ._results import measured_columns as measured_columns
+from ._results import parameter_columns as parameter_columns
+from ._results import plot as plot
+from ._results import summarize as summarize
 from ._store import CorruptFileWarning as CorruptFileWarning
 from ._store import StoreError as StoreError
 from ._store import load as load

@@ -1,4 +1,4 @@
-"""TOML sweep configs and the ``damjax sweep`` command.
+"""TOML sweep configs (read by ``damjax sweep CONFIG.toml``, see :mod:`damjax.cli`).
 
 Format::
 
@@ -26,7 +26,7 @@ from typing import Any
 from .._validation import InputError
 from ._grid import Grid
 
-__all__ = ["SweepConfig", "add_cli", "load_config", "parse_config"]
+__all__ = ["SweepConfig", "load_config", "parse_config"]
 
 _TOP = {"experiment", "seeds", "common_keys", "batch_size", "axes", "fixed", "description"}
 
@@ -116,60 +116,3 @@ def load_config(path: str | Path) -> SweepConfig:
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: not valid TOML: {e}") from None
     return parse_config(raw, source=str(path))
-
-
-def _cmd(args) -> int:
-    from ._engine import run
-
-    if args.cwd_import:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        cfg = load_config(args.config)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"damjax sweep: error: {e}", file=sys.stderr)
-        return 2
-    try:
-        res = run(
-            cfg.grid,
-            cfg.experiment,
-            args.out,
-            shard=args.shard,
-            batch_size=cfg.batch_size if args.batch_size is None else args.batch_size,
-            progress=not args.no_progress,
-            flush_seconds=args.flush_seconds,
-        )
-    except ValueError as e:
-        print(f"damjax sweep: error: {e}", file=sys.stderr)
-        return 2
-    print(
-        f"{res.experiment}: {res.rows_computed} rows computed, {res.rows_skipped} already done, "
-        f"{res.compilations} compilations, {res.wall_time_s:.1f} s -> {args.out}"
-    )
-    if res.corrupt_files:
-        print(f"recomputed the points of {len(res.corrupt_files)} corrupt file(s)", file=sys.stderr)
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    """Add ``damjax sweep CONFIG.toml --out DIR [--shard i/n]`` to the ``damjax`` command."""
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a parameter sweep from a TOML config into a Parquet store",
-        description="Run a sweep described by CONFIG.toml; rows go to Parquet files in DIR. "
-        "Re-running skips finished rows; shards i/n of a job array write into the same DIR.",
-    )
-    p.add_argument("config", metavar="CONFIG.toml", help="sweep config (TOML)")
-    p.add_argument("--out", metavar="DIR", required=True, help="result store folder")
-    p.add_argument("--shard", default="0/1", metavar="i/n", help="run shard i of n (job arrays)")
-    p.add_argument("--batch-size", type=int, default=None, help="rows per compiled call")
-    p.add_argument(
-        "--flush-seconds", type=float, default=10.0, help="write results at least this often"
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument(
-        "--no-cwd-import",
-        dest="cwd_import",
-        action="store_false",
-        help="do not put the current directory on sys.path for 'module:function' experiments",
-    )
-    p.set_defaults(func=_cmd)
