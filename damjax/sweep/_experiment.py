@@ -200,9 +200,29 @@ def experiment(
     return wrap(fn) if fn is not None else wrap
 
 
+#: Entry-point group of modules that register experiments when imported (damjax's own:
+#: ``damjax.capacity``, declared in pyproject.toml). They are imported on the first look-up, so
+#: the engine names no model and ``import damjax.sweep`` stays light.
+ENTRY_POINT_GROUP = "damjax.sweep_experiments"
+_PROVIDERS_LOADED = False
+
+
+def _load_providers() -> None:
+    global _PROVIDERS_LOADED
+    if _PROVIDERS_LOADED:
+        return
+    _PROVIDERS_LOADED = True
+    import importlib.metadata
+
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        importlib.import_module(ep.value)
+
+
 def registered_experiments() -> dict[str, Experiment]:
-    """The registered experiments, by name (importing :mod:`damjax` registers the DAM
-    experiments of :mod:`damjax.capacity`)."""
+    """The registered experiments, by name: those registered with :func:`experiment`, and those
+    of the modules named in the entry-point group ``damjax.sweep_experiments`` (imported on the
+    first call; damjax's own DAM experiments come from :mod:`damjax.capacity` this way)."""
+    _load_providers()
     return dict(sorted(_REGISTRY.items()))
 
 
