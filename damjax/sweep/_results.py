@@ -18,22 +18,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._engine import META_COLUMNS
+
 __all__ = ["export", "measured_columns", "parameter_columns", "plot", "summarize"]
 
 # the store's own columns (keys and metadata), never parameters nor measured values
-_META = (
-    "experiment",
-    "point_id",
-    "seed",
-    "damjax_version",
-    "jax_version",
-    "device_kind",
-    "num_devices",
-    "wall_time_s",
-    "timestamp",
-    "shard",
-    "process_index",
-)
+_META = META_COLUMNS
 
 
 def _frame(source, experiment: str | None):
