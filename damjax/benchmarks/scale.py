@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from .. import capacity as cap
 from ..capacity._async_blocked import blocked_async
-from ..dynamics import Async
+from ..dynamics import Async, retrieve
 from ..components.interactions import Polynomial
 from ..models import BinaryDAM
 from ..patterns import random_binary
@@ -113,9 +113,7 @@ def _async_vs_sync(N: int, K: int, B: int, reps: int, cue_block: int = 4) -> dic
     @jax.jit
     def sweep(m, S):
         key = jax.random.key(0)
-        return jax.vmap(lambda s: rule.run(m, s, key=key, max_steps=1, record_energy=False).states)(
-            S
-        )
+        return retrieve(m, S, rule=rule, max_steps=1, key=key).states
 
     @jax.jit
     def blocked(m, S):

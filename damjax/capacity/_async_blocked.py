@@ -11,10 +11,11 @@ unchanged (the rule runs per cue), so the states are those of the reference rule
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from .._custom_types import Array, Float, PRNGKeyArray
 from .._validation import check_positive_int
-from ..dynamics import Async, Retrieval
+from ..dynamics import Async, Retrieval, retrieve
 from ..models._base import AbstractBinaryMemory
 
 
@@ -30,17 +31,23 @@ def blocked_async(
     """``rule`` (default ``Async()``) from every state, ``cue_block`` states at a time.
 
     **Arguments:** ``model`` — a binary model; ``states`` — (B, N); ``key`` — split into one key
-    per state (as :func:`damjax.retrieve` does); ``max_steps`` — sweeps; ``cue_block`` — states
+    per block of ``cue_block`` states (each block is one :func:`damjax.retrieve` call); ``max_steps`` — sweeps; ``cue_block`` — states
     whose overlaps should stay in cache together (4 x K x 4 bytes = 1 MB at K = 64,000).
 
     **Returns:** a batched :class:`damjax.Retrieval`.
     """
     rule = Async() if rule is None else rule
     check_positive_int(cue_block, "cue_block")
-    keys = jax.random.split(key, states.shape[0])
+    B, N = states.shape
+    block = min(cue_block, B)
+    nb = -(-B // block)
+    # pad with copies of the first state (valid cues) to whole blocks; one retrieve per block
+    padded = jnp.concatenate([states, jnp.broadcast_to(states[:1], (nb * block - B, N))])
+    keys = jax.random.split(key, nb)
 
     def one(args):
         s, k = args
-        return rule.run(model, s, key=k, max_steps=max_steps, record_energy=False)
+        return retrieve(model, s, rule=rule, max_steps=max_steps, key=k)
 
-    return jax.lax.map(one, (states, keys), batch_size=min(cue_block, states.shape[0]))
+    out = jax.lax.map(one, (padded.reshape(nb, block, N), keys))
+    return jax.tree.map(lambda x: x.reshape(nb * block, *x.shape[2:])[:B], out)
