@@ -72,7 +72,7 @@ class DualNetwork(eqx.Module):
 
 
 def train_dual(key, train, test, recipe, *, epochs):
-    """Train :class:`DualNetwork` (K = ``recipe.n_memories``, n, T, m of ``recipe``) on the DAM's
+    r"""Train :class:`DualNetwork` (K = ``recipe.n_memories``, n, T, m of ``recipe``) on the DAM's
     loss :math:`\sum_\alpha (c_\alpha - t_\alpha)^{2m}` with the DAM's own optimiser
     (``recipe.optimizer``: momentum, per-row normalised step, decay, clip to [-1, 1]) and
     minibatches; returns (net, test accuracy)."""
