@@ -167,6 +167,26 @@ if TYPE_CHECKING:
     from . import sweep as sweep
     from ._validation import InputError as InputError
     from ._validation import check_traced_values as check_traced_values
+    from .components.feature_maps import AbstractFeatureMap as AbstractFeatureMap
+    from .components.feature_maps import IdentityMap as IdentityMap
+    from .components.feature_maps import LinearMap as LinearMap
+    from .components.feature_maps import MLPMap as MLPMap
+    from .components.feature_maps import NormalizedMap as NormalizedMap
+    from .components.interactions import AbstractHomogeneous as AbstractHomogeneous
+    from .components.interactions import AbstractInteraction as AbstractInteraction
+    from .components.interactions import Exponential as Exponential
+    from .components.interactions import Polynomial as Polynomial
+    from .components.interactions import RectifiedPolynomial as RectifiedPolynomial
+    from .components.normalizers import AbstractNormalizer as AbstractNormalizer
+    from .components.normalizers import Entmax as Entmax
+    from .components.normalizers import Entmax15 as Entmax15
+    from .components.normalizers import Softmax as Softmax
+    from .components.normalizers import Sparsemax as Sparsemax
+    from .components.random_features import AbstractRandomFeatures as AbstractRandomFeatures
+    from .components.random_features import Cos as Cos
+    from .components.random_features import Orthogonal as Orthogonal
+    from .components.random_features import PositiveExp as PositiveExp
+    from .components.random_features import SinCos as SinCos
     from .dynamics import ODE as ODE
     from .dynamics import RESULTS as RESULTS
     from .dynamics import AbstractRule as AbstractRule
@@ -178,16 +198,6 @@ if TYPE_CHECKING:
     from .dynamics import Sync as Sync
     from .dynamics import retrieve as retrieve
     from .dynamics import trajectory as trajectory
-    from .components.feature_maps import AbstractFeatureMap as AbstractFeatureMap
-    from .components.feature_maps import IdentityMap as IdentityMap
-    from .components.feature_maps import LinearMap as LinearMap
-    from .components.feature_maps import MLPMap as MLPMap
-    from .components.feature_maps import NormalizedMap as NormalizedMap
-    from .components.interactions import AbstractHomogeneous as AbstractHomogeneous
-    from .components.interactions import AbstractInteraction as AbstractInteraction
-    from .components.interactions import Exponential as Exponential
-    from .components.interactions import Polynomial as Polynomial
-    from .components.interactions import RectifiedPolynomial as RectifiedPolynomial
     from .models import AbstractAsyncKernel as AbstractAsyncKernel
     from .models import AbstractBinaryMemory as AbstractBinaryMemory
     from .models import AbstractContinuousMemory as AbstractContinuousMemory
@@ -203,13 +213,3 @@ if TYPE_CHECKING:
     from .models import ModernHopfield as ModernHopfield
     from .models import NeuronLayer as NeuronLayer
     from .models import RandomFeatureDAM as RandomFeatureDAM
-    from .components.normalizers import AbstractNormalizer as AbstractNormalizer
-    from .components.normalizers import Entmax as Entmax
-    from .components.normalizers import Entmax15 as Entmax15
-    from .components.normalizers import Softmax as Softmax
-    from .components.normalizers import Sparsemax as Sparsemax
-    from .components.random_features import AbstractRandomFeatures as AbstractRandomFeatures
-    from .components.random_features import Cos as Cos
-    from .components.random_features import Orthogonal as Orthogonal
-    from .components.random_features import PositiveExp as PositiveExp
-    from .components.random_features import SinCos as SinCos

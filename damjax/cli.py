@@ -534,6 +534,12 @@ def main(argv=None) -> int:
     name = f"damjax {args.command}" + (f" {args.action}" if getattr(args, "action", None) else "")
     try:
         return int(args.func(args) or 0)
+    # BrokenPipeError first: it is an OSError
+    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except UsageError as e:
         if args.debug:
             raise
@@ -549,11 +555,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,8 +34,8 @@ import numpy as np
 import optax
 
 from ._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
-from ._validation import check_positive_int
 from ._numerics import HI as _HI
+from ._validation import check_positive_int
 
 __all__ = [
     "TAMMES_SOURCE",

@@ -156,7 +156,9 @@ def test_fixed_point_function(getkey):
             )
         )(W)
         assert np.all(np.isnan(np.asarray(gW)))
-        assert np.all(np.isfinite(np.asarray(jax.grad(lambda W: jnp.sum(solve(W, b, "implicit")))(W))))
+        assert np.all(
+            np.isfinite(np.asarray(jax.grad(lambda W: jnp.sum(solve(W, b, "implicit")))(W)))
+        )
         # under vmap and jit
         bs = jax.random.normal(getkey(), (3, 4), jnp.float64)
         vm = jax.jit(jax.vmap(lambda b: solve(W, b, "implicit")))(bs)

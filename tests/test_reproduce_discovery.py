@@ -13,9 +13,7 @@ import damjax
 from damjax import reproduce
 
 ROOT = Path(damjax.__file__).resolve().parent.parent
-MODULES = sorted(
-    p.stem for p in (ROOT / "experiments").glob("*.py") if not p.stem.startswith("_")
-)
+MODULES = sorted(p.stem for p in (ROOT / "experiments").glob("*.py") if not p.stem.startswith("_"))
 
 PROBE = (
     "import sys, damjax\n"

@@ -69,8 +69,10 @@ def test_grad_through_sync_matches_float64_finite_differences(getkey):
     c64, eps = np.asarray(cue, np.float64), 1e-6
     ref = np.array(
         [
-            (w @ _np_sync(X, beta, c64 + eps * e, steps)
-             - w @ _np_sync(X, beta, c64 - eps * e, steps))
+            (
+                w @ _np_sync(X, beta, c64 + eps * e, steps)
+                - w @ _np_sync(X, beta, c64 - eps * e, steps)
+            )
             / (2 * eps)
             for e in np.eye(5)
         ]
@@ -78,9 +80,7 @@ def test_grad_through_sync_matches_float64_finite_differences(getkey):
     np.testing.assert_allclose(np.asarray(g), ref, rtol=2e-3, atol=2e-4)
     # the default (while-loop) mode refuses reverse mode, so the option is needed
     with pytest.raises(ValueError, match="Reverse-mode"):
-        jax.grad(
-            lambda c: dj.retrieve(model, c, rule=dj.Sync(), max_steps=steps).states.sum()
-        )(cue)
+        jax.grad(lambda c: dj.retrieve(model, c, rule=dj.Sync(), max_steps=steps).states.sum())(cue)
 
 
 def test_grad_through_euler_and_model_parameters(getkey):
@@ -146,9 +146,9 @@ def test_retrieve_inside_jit_and_vmap_over_models_is_the_same(getkey, rule):
 
     batched = jax.jit(jax.vmap(one))(Xs, cues)
     models = eqx.filter_vmap(lambda X: dj.BinaryDAM(X, dj.Polynomial(3)))(Xs)
-    over_models = eqx.filter_vmap(
-        lambda m, c: dj.retrieve(m, c, rule=rule, key=key, max_steps=9)
-    )(models, cues)
+    over_models = eqx.filter_vmap(lambda m, c: dj.retrieve(m, c, rule=rule, key=key, max_steps=9))(
+        models, cues
+    )
     for i in range(3):
         direct = one(Xs[i], cues[i])
         for f in ("states", "steps", "converged", "status"):

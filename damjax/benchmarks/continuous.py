@@ -8,8 +8,8 @@ import statistics
 import jax
 import jax.numpy as jnp
 
-from ..dynamics.continuous import Euler
 from ..components.interactions import RectifiedPolynomial
+from ..dynamics.continuous import Euler
 from ..models import LagrangianNetwork, ModernHopfield
 from ..patterns import random_binary
 from ._timing import median_time

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..dynamics import Async, retrieve
 from ..components.interactions import Polynomial
+from ..dynamics import Async, retrieve
 from ..models import BinaryDAM
 from ..patterns import random_binary
 from ._timing import interleaved_times, median_ratio

@@ -6,8 +6,8 @@ import jax
 import optax
 
 from ..components.feature_maps import LinearMap
-from ..learning.uhop import train_feature_map
 from ..components.normalizers import entmax15, softmax, sparsemax
+from ..learning.uhop import train_feature_map
 from ._timing import median_time
 
 SUITE = "kernelized"

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 
 from .. import capacity as cap
 from ..capacity._async_blocked import blocked_async
-from ..dynamics import Async, retrieve
 from ..components.interactions import Polynomial
+from ..dynamics import Async, retrieve
 from ..models import BinaryDAM
 from ..patterns import random_binary
 from ._timing import interleaved_times, median_ratio

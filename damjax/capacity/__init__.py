@@ -19,6 +19,7 @@ At scale (memory O(B x block + block x N), never K x N float32):
   ``batch``.
 """
 
+from . import _sweeps  # noqa: E402, F401  (registers the DAM sweep experiments)
 from ._blocked import AbstractPatternSource as AbstractPatternSource
 from ._blocked import BlockedDAM as BlockedDAM
 from ._blocked import RandomPatterns as RandomPatterns
@@ -61,5 +62,3 @@ from ._theory import krotov_k_half as krotov_k_half
 from ._theory import krotov_kmax as krotov_kmax
 from ._theory import krotov_kmax_no_errors as krotov_kmax_no_errors
 from ._theory import krotov_omega as krotov_omega
-
-from . import _sweeps  # noqa: E402, F401  (registers the DAM sweep experiments)

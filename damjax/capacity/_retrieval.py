@@ -11,8 +11,8 @@ import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
 from .._validation import check_fraction, check_positive_int
-from ..dynamics import AbstractRule, Sync, retrieve
 from ..components.interactions import AbstractInteraction
+from ..dynamics import AbstractRule, Sync, retrieve
 from ..models import BinaryDAM
 from ..patterns import flip
 from ._measure import _active, retrieval_summary

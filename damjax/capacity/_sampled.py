@@ -30,8 +30,8 @@ import numpy as np
 
 from .._custom_types import Array, Int, PRNGKeyArray
 from .._validation import check_fraction, check_positive_int
-from ..dynamics import AbstractRule, OneStep, Sync, retrieve
 from ..components.interactions import AbstractInteraction
+from ..dynamics import AbstractRule, OneStep, Sync, retrieve
 from ..patterns import flip
 from ._blocked import (
     DEFAULT_BLOCK,

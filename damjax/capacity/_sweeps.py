@@ -19,8 +19,8 @@ from ..patterns import flip, random_binary
 from ..sweep import experiment, register_axis_check
 from ._blocked import RandomPatterns, StoredPatterns
 from ._measure import fixed_point_fraction, retrieval_stats
-from ._sampled import _Probe, _k_half_one, _no_error_one, probes_for_halfwidth
-from ._search import Retrieves, Stable, capacity_search
+from ._sampled import _k_half_one, _no_error_one, _Probe, probes_for_halfwidth
+from ._search import Retrieves, capacity_search
 
 __all__ = ["make_interaction", "make_rule"]
 

@@ -26,10 +26,10 @@ import numpy as np
 import optax
 
 from .._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
+from .._numerics import HI as _HI
 from .._validation import check_positive_int
 from ..components.feature_maps import check_feature_map
 from ..models.kernelized import KernelizedHopfield
-from .._numerics import HI as _HI
 
 __all__ = ["feature_separation_loss", "separation_loss", "train_feature_map", "uhop_plus"]
 

@@ -1,5 +1,6 @@
 """Memory models: one file per model family."""
 
+from .._moved import bind_children as _bind_children
 from ._base import AbstractAsyncKernel as AbstractAsyncKernel
 from ._base import AbstractBinaryMemory as AbstractBinaryMemory
 from ._base import AbstractMemory as AbstractMemory
@@ -16,7 +17,5 @@ from .kernelized import KernelizedHopfield as KernelizedHopfield
 from .lagrangian import LagrangianNetwork as LagrangianNetwork
 from .modern import ModernHopfield as ModernHopfield
 from .random_feature_dam import RandomFeatureDAM as RandomFeatureDAM
-
-from .._moved import bind_children as _bind_children
 
 _bind_children(__name__)

@@ -32,8 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, Scalar, is_concrete
-from .._validation import check_binary_patterns
 from .._numerics import HI as _HI
+from .._validation import check_binary_patterns
 from ..components.interactions import AbstractInteraction, agreement_cap, unscale
 from ._base import (
     AbstractAsyncKernel,

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
+from .._custom_types import Array, Float, Int, Scalar
 from .._validation import check_positive_int
 from ..components.interactions import (
     AbstractHomogeneous,

@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar
+from .._numerics import HI as _HI
 from .._validation import check_positive_scalar, check_real_matrix, check_state_width
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
-from .._numerics import HI as _HI
 
 
 class ExpDAM(AbstractContinuousMemory, AbstractPatternMemory):

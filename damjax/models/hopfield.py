@@ -28,9 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
+from .._numerics import HI as _HI
 from .._validation import check_binary_patterns
 from ._base import AbstractAsyncKernel, AbstractBinaryMemory, sign_keep_ties
-from .._numerics import HI as _HI
 
 
 class HopfieldNetwork(AbstractBinaryMemory):

@@ -26,12 +26,12 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar, is_concrete
+from .._numerics import HI as _HI
 from .._validation import check_positive_scalar
-from ..components.feature_maps import AbstractFeatureMap, check_feature_map
+from ..components.feature_maps import check_feature_map
 from ..components.normalizers import AbstractNormalizer, get_normalizer
 from ._base import AbstractPatternMemory
 from ._continuous import AbstractContinuousMemory
-from .._numerics import HI as _HI
 
 
 class KernelizedHopfield(AbstractContinuousMemory, AbstractPatternMemory):

@@ -33,10 +33,10 @@ L_h(\xi g)` and :math:`v \leftarrow \xi^T f(\xi g(v)) + I`, the Euler step with
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Scalar, is_concrete
+from .._numerics import HI as _HI
 from .._validation import check_positive_scalar, check_real_matrix
 from ..components.interactions import RectifiedPolynomial
 from ..components.lagrangians import (
@@ -49,7 +49,6 @@ from ..components.lagrangians import (
     as_lagrangian,
 )
 from ._continuous import AbstractContinuousMemory
-from .._numerics import HI as _HI
 
 
 class LagrangianNetwork(AbstractContinuousMemory):

@@ -70,8 +70,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray
-from ..dynamics.fixed_point import GRADIENTS, fixed_point
 from ..components.normalizers import AbstractNormalizer, get_normalizer
+from ..dynamics.fixed_point import GRADIENTS, fixed_point
 
 __all__ = ["Hopfield"]
 

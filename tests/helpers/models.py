@@ -78,9 +78,7 @@ def compatible(model, rule) -> bool:
 
 def compatible_pairs() -> list[tuple[str, str]]:
     key = jax.random.key(0)
-    return [
-        (m, r) for m in MODELS for r, rule in RULES.items() if compatible(MODELS[m](key), rule)
-    ]
+    return [(m, r) for m in MODELS for r, rule in RULES.items() if compatible(MODELS[m](key), rule)]
 
 
 #: continuous models whose energy is not smooth where retrieval goes: RandomFeatureDAM floors
