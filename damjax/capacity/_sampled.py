@@ -212,25 +212,31 @@ def _k_half_one(probe: _Probe, source, key, k_lo, k_hi, confidence: float):
     return point, lower, upper, n1 + n2 + n3
 
 
+def _all_rows_pass(source, K, chunk: int, is_fixed) -> Array:
+    """Whether ``is_fixed(X)`` (a (chunk,) bool) holds for all of the first ``K`` patterns of
+    ``source``, checked ``chunk`` rows at a time and stopping at the first chunk that fails
+    (traceable in ``K``; the last chunk is padded with row ``K - 1``)."""
+    nchunks = (K + chunk - 1) // chunk
+
+    def cond(c):
+        i, ok = c
+        return ok & (i < nchunks)
+
+    def body(c):
+        i, _ = c
+        idx = i * chunk + jnp.arange(chunk)
+        X = source.rows(jnp.minimum(idx, K - 1))
+        return i + 1, jnp.all(is_fixed(X) | (idx >= K))
+
+    return jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.asarray(True)))[1]
+
+
 def _no_error_one(F, source, k_lo, k_hi, chunk: int):
     """Traceable per-seed search: (largest K with all K patterns stable, evaluations)."""
 
     def all_stable(K):
         model = BlockedDAM(source, F, num_active=K)
-        nchunks = (K + chunk - 1) // chunk
-
-        def cond(c):
-            i, ok = c
-            return ok & (i < nchunks)
-
-        def body(c):
-            i, _ = c
-            idx = i * chunk + jnp.arange(chunk)
-            valid = idx < K
-            X = source.rows(jnp.minimum(idx, K - 1))
-            return i + 1, jnp.all(model.is_fixed(X) | ~valid)
-
-        return jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.asarray(True)))[1]
+        return _all_rows_pass(source, K, chunk, model.is_fixed)
 
     return _bisect(all_stable, k_lo, k_hi)
 

@@ -32,6 +32,7 @@ from ._blocked import (
     StoredPatterns,
     _random_rows,
 )
+from ._sampled import _all_rows_pass
 
 __all__ = ["kshard_mesh", "kshard_no_error_capacity", "kshard_update"]
 
@@ -194,21 +195,7 @@ def kshard_no_error_capacity(
 
     @jax.jit
     def all_stable(payload, K):
-        nchunks = (K + chunk - 1) // chunk
-
-        def cond(c):
-            i, ok = c
-            return ok & (i < nchunks)
-
-        def body(c):
-            i, _ = c
-            idx = i * chunk + jnp.arange(chunk)
-            valid = idx < K
-            X = source.rows(jnp.minimum(idx, K - 1))
-            fixed = jnp.all(f(payload, X, K) == X, axis=-1)
-            return i + 1, jnp.all(fixed | ~valid)
-
-        return jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.asarray(True)))[1]
+        return _all_rows_pass(source, K, chunk, lambda X: jnp.all(f(payload, X, K) == X, axis=-1))
 
     lo, hi = k_min - 1, k_max + 1
     while hi - lo > 1:
