@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 
 from .._validation import check_finite_scalar
@@ -26,7 +27,21 @@ def _synchronous(model, state, tol, max_steps, record_energy, fixed_steps):
     )
 
 
-class Sync(AbstractRule):
+class _AbstractSynchronous(AbstractRule):
+    """``s <- model.update(s)`` (all neurons at once) with convergence ``max|s_new - s| <= tol``;
+    the concrete rules differ only in how many steps they take."""
+
+    tol: eqx.AbstractVar[float]
+
+    def __check_init__(self):
+        _check_tol(self.tol)
+
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+
+class Sync(_AbstractSynchronous):
     """All neurons at once, ``s <- model.update(s)``, until a fixed point or ``max_steps``.
 
     **Arguments:** ``tol`` — convergence when ``max|s_new - s| <= tol`` (0 = exact fixed point, the
@@ -35,29 +50,15 @@ class Sync(AbstractRule):
 
     tol: float = 0.0
 
-    def __check_init__(self):
-        _check_tol(self.tol)
-
-    @property
-    def supports_fixed_steps(self) -> bool:
-        return True
-
     def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
         return _synchronous(model, state, self.tol, max_steps, record_energy, fixed_steps)
 
 
-class OneStep(AbstractRule):
+class OneStep(_AbstractSynchronous):
     """A single synchronous update. ``converged`` says whether that step changed nothing
     (within ``tol``), i.e. whether the cue was already a fixed point; ``max_steps`` is ignored."""
 
     tol: float = 0.0
-
-    def __check_init__(self):
-        _check_tol(self.tol)
-
-    @property
-    def supports_fixed_steps(self) -> bool:
-        return True
 
     def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
         return _synchronous(model, state, self.tol, 1, record_energy, fixed_steps)
