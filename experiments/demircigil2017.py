@@ -389,10 +389,10 @@ def run(out: Path, *, quick: bool) -> Outcome:
     for rho, per_n in finite.items():
         r = [v["ratio"] for v in per_n.values() if np.isfinite(v["ratio"])]
         where = "below" if r and max(r) < 1 else "above" if r and min(r) > 1 else "on both sides of"
-        side.append(f"rho = {rho}: {where} alpha*")
+        side.append(f"rho = {rho}, {where} alpha*")
     notes.append(
-        "alpha* uses the realised noise round(rho N)/N. Measured at these N, the one-step half "
-        "point lies " + "; ".join(side) + " (ratios by N above); the extrapolation to "
+        "alpha* uses the realised noise round(rho N)/N. Where the one-step half point lies at "
+        "the measured N (ratios by N above): " + "; ".join(side) + ". The extrapolation to "
         "N -> infinity is what is compared with alpha*. The multi-step curves (dotted) are an "
         "extra: the theorem is about one step."
     )
