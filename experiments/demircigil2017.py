@@ -288,6 +288,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
             "b": b,
             "alpha_star": a_star_inf,
             "fit": "alpha_half(N) = a + b ln(N)/N, least squares",
+            "N_used": [n_ for n_, v in ratios.items() if np.isfinite(v)],
         }
         checks[f"alpha_half_extrapolated_rho{rho}"] = Check.close(
             a_inf / a_star_inf,
@@ -308,7 +309,18 @@ def run(out: Path, *, quick: bool) -> Outcome:
             f"rho = {rho}: alpha_1/2 / alpha*(realised rho) by N = "
             + ", ".join(f"{n_}: {v / a_stars[(rho, n_)]:.2f}" for n_, v in ratios.items())
             + f"; fit a + b ln(N)/N gives a = {a_inf:.3f} (alpha* = {a_star_inf:.3f}, "
-            f"ratio {a_inf / a_star_inf:.2f}), b = {b:.2f}."
+            f"ratio {a_inf / a_star_inf:.2f}), b = {b:.2f}, from N = {fits[str(rho)]['N_used']}"
+            + (
+                " only (two points: the two-parameter fit is exact, not a test). "
+                if len(fits[str(rho)]["N_used"]) == 2
+                else ". "
+            )
+            + (
+                f"N = {missing}: no exact half point (the probability falls below 1/2 only at "
+                f"an M > cue_max = {sz['cue_max']}, where not every pattern is cued)."
+                if (missing := [n_ for n_, v in ratios.items() if not np.isfinite(v)])
+                else ""
+            )
         )
     ax.set(
         xlabel="1/N",
