@@ -1,21 +1,26 @@
 r"""Bielmeier & Friedland 2025, feature correlations and separation vs DAM capacity.
 
 "Effects of Feature Correlations on Associative Memory Capacity" (arXiv:2508.01395): data sets
-that vary pattern separation (Hamming distance) and feature correlation independently; the
-capacity of polynomial DAMs :math:`E = -\sum_\mu (\xi^\mu\cdot\sigma)^n` on each, by binary search
-over K. Findings: capacity grows exponentially with separation; at fixed separation, feature
+that vary pattern separation (Hamming distance) and feature correlation; the capacity of
+polynomial DAMs :math:`E = -\sum_\mu (\xi^\mu\cdot\sigma)^n` on each, by binary search over K.
+Findings: capacity grows exponentially with separation; at fixed separation, feature
 correlation lowers capacity slightly; the drop grows with the degree n.
 
-Here (through :mod:`damjax.sweep`, one compilation per degree):
+Main protocol (separation = MINIMUM pairwise Hamming distance d, as in the paper):
 
-* data: :func:`damjax.patterns.correlated_sample` with ``method="markov"``: flips of a shared
-  random template, :math:`\xi^\mu = t\odot f^\mu`, with flip probability p set by the target
-  separation D = mean pairwise Hamming distance :math:`2p(1-p)N`, and flips correlated along
-  the features by a Markov chain of lag-1 correlation c (so D does not depend on c);
-* capacity: :func:`damjax.capacity.capacity_search` (binary search over K by masks, vmapped over
-  seeds, criterion a parameter; ``Stable`` = every stored pattern a fixed point by default);
-* checks: log capacity linear in D (least squares per (n, c), R^2); capacity lower at c > 0 than
-  at c = 0 at the same D (mean over D of the log ratio), for every n; that drop grows with n.
+* data: :func:`damjax.patterns.correlated_patterns` with ``method="latent"`` (unbiased
+  features, every feature pair with population |Pearson correlation| c, one-factor thresholded
+  Gaussian) and ``min_distance=d`` (sequential rejection sampling: every prefix of the pool has
+  minimum distance >= d);
+* capacity: :func:`damjax.capacity.capacity_search` over prefixes of the pool (criterion
+  ``Stable``: every stored pattern a fixed point), vmapped over seeds;
+* checks: log capacity linear in d (least squares per (n, c), R^2); capacity lower at c > 0
+  than at c = 0 at the same d (mean over d of the log ratio), for every n, n = 2 included; the
+  size of that drop against the paper's "slightly"; the drop grows with n.
+
+Labelled extra: separation as the MEAN pairwise distance D of template-flip data with
+Markov-correlated flips (:func:`._bielmeier2025.correlation_capacity`, a traced sweep experiment);
+its numbers are in ``config["extra_mean_distance"]``, not in the checks.
 """
 
 from __future__ import annotations
@@ -23,142 +28,94 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
-from damjax import Polynomial, RectifiedPolynomial, sweep
-from damjax.capacity import Retrieves, Stable, capacity_search
-from damjax.patterns import correlated_sample
+from damjax import sweep
 from damjax.reproduce import Check, Outcome, Reproduction, save_figure
 
-
-def _F(name: str, n: int):
-    if name == "poly":
-        return Polynomial(n)
-    if name == "rect":
-        return RectifiedPolynomial(n)
-    raise ValueError(f"`F` must be 'poly' or 'rect'; got {name!r}")
-
-
-def _validate(cfg):
-    if cfg["criterion"] not in ("stable", "retrieves"):
-        raise ValueError(f"`criterion` must be 'stable' or 'retrieves'; got {cfg['criterion']!r}")
-    _F(cfg["F"], 2)
-    if not 0.0 <= cfg["correlation"] <= 1.0:
-        raise ValueError(f"`correlation` must lie in [0, 1]; got {cfg['correlation']}")
-    if not 0.0 < cfg["separation"] <= cfg["N"] / 2:
-        raise ValueError(
-            f"`separation` (mean Hamming distance) must lie in (0, N/2] = (0, {cfg['N'] / 2}]; "
-            f"got {cfg['separation']}"
-        )
-    if cfg["method"] != "markov":
-        raise ValueError(
-            f"`method` must be 'markov' here (correlation and separation are traced); got "
-            f"{cfg['method']!r}; use damjax.patterns.correlated_patterns for 'latent' pools"
-        )
-    if cfg["k_pool"] < 2:
-        raise ValueError(f"`k_pool` must be >= 2; got {cfg['k_pool']}")
-
-
-def _traced_stats(X, K):
-    """Mean |feature correlation| and mean distance of the pool; min / mean distance of the
-    stored set (the first K patterns). Traceable."""
-    k, N = X.shape
-    xc = X - jnp.mean(X, axis=0, keepdims=True)
-    sd = jnp.sqrt(jnp.mean(xc**2, axis=0, keepdims=True))  # (1, N)
-    cov = xc.T @ xc / k
-    ok = (sd > 0) & (sd.T > 0) & jnp.triu(jnp.ones((N, N), bool), 1)
-    corr = jnp.where(ok, cov / jnp.where(ok, sd * sd.T, 1.0), 0.0)
-    feat = jnp.sum(jnp.abs(corr)) / jnp.maximum(jnp.sum(ok), 1)
-    D = (N - X @ X.T) / 2.0
-    idx = jnp.arange(k)
-    pair = idx[:, None] < idx[None, :]
-    stored = pair & (idx[None, :] < K)
-    return {
-        "feature_correlation": feat,
-        "mean_distance": jnp.sum(jnp.where(pair, D, 0.0)) / jnp.sum(pair),
-        "min_distance_stored": jnp.min(jnp.where(stored, D, float(N))),
-        "mean_distance_stored": jnp.sum(jnp.where(stored, D, 0.0))
-        / jnp.maximum(jnp.sum(stored), 1),
-    }
-
-
-@sweep.experiment(
-    name="bielmeier2025-capacity",
-    params={
-        "N": None,
-        "k_pool": None,
-        "n": 3,
-        "F": "poly",
-        "criterion": "stable",
-        "rho": 0.1,
-        "threshold": 0.9,
-        "correlation": 0.0,
-        "separation": 16.0,
-        "method": "markov",
-    },
-    types={"N": int, "k_pool": int},
-    validate=_validate,
-    register=False,
+from ._bielmeier2025 import (
+    correlation_capacity,
+    fit_line,
+    mean_distance_sizes,
+    min_distance_capacities,
 )
-def correlation_capacity(config, key):
-    """Capacity (binary search over K) of one correlated, separated pattern pool.
 
-    ``correlation`` and ``separation`` (target mean pairwise Hamming distance) are traced, so one
-    compilation serves every (correlation, separation) of a degree.
+__all__ = ["correlation_capacity", "min_distance_capacities"]
 
-    **Returns** the scalars ``capacity`` (largest K with the criterion holding for the first K
-    patterns of the pool), ``censored`` (capacity = k_pool), ``feature_correlation`` and
-    ``mean_distance`` of the pool, ``min_distance_stored`` / ``mean_distance_stored`` over the
-    pairs of the first ``capacity`` patterns (N / 0 when fewer than two).
-    """
-    kx, ks = jax.random.split(key)
-    N, k_pool = config["N"], config["k_pool"]
-    X = correlated_sample(
-        kx,
-        k_pool,
-        N,
-        correlation=config["correlation"],
-        mean_distance=config["separation"],
-        method=config["method"],
-    )
-    if config["criterion"] == "stable":
-        crit = Stable()
-    else:
-        crit = Retrieves(rho=config["rho"], threshold=config["threshold"])
-    K = capacity_search(X[None], _F(config["F"], config["n"]), criterion=crit, key=ks)[0]
-    out = {"capacity": K, "censored": K >= k_pool}
-    out.update(_traced_stats(X, K))
-    return out
-
-
-def _sizes(quick: bool) -> dict:
-    if quick:
-        return {
-            "N": 64,
-            "degrees": (2, 3, 4),
-            "separations": (16.0, 20.0, 24.0, 28.0),
-            "correlations": (0.0, 0.8),
-            "seeds": 6,
-            "k_pool": {2: 32, 3: 128, 4: 256},
-        }
-    return {
+#: Every size of the main (minimum-distance) protocol, in one place.
+SIZES = {
+    "quick": {
         "N": 64,
         "degrees": (2, 3, 4),
-        "separations": tuple(float(d) for d in range(12, 29, 2)),
-        "correlations": (0.0, 0.4, 0.8),
-        "seeds": 32,
-        "k_pool": {2: 64, 3: 256, 4: 512},
+        "separations": (14, 18, 22),
+        "correlations": (0.0, 0.4),
+        "seeds": 4,
+        "pools": {2: 64, 3: 512, 4: 1024},
+    },
+    "default": {
+        "N": 64,
+        "degrees": (2, 3, 4),
+        "separations": (12, 14, 16, 18, 20, 22),
+        "correlations": (0.0, 0.2, 0.4),
+        "seeds": 12,
+        "pools": {2: 64, 3: 512, 4: 1024},
+    },
+}
+
+PAPER = "Bielmeier & Friedland 2025 (arXiv:2508.01395), abstract"
+
+
+def _fits_and_drops(mean, degrees, cs, Ds):
+    """Per (n, c): least-squares fit of mean log C against separation; per (n, c > 0): mean over
+    separations of log C(0) - log C(c)."""
+    fits = {}
+    for n in degrees:
+        for c in cs:
+            fits[(n, c)] = fit_line(Ds, [mean.loc[(n, c, D), "mean"] for D in Ds])
+    drops = {
+        (n, c): float(
+            np.mean([mean.loc[(n, cs[0], D), "mean"] - mean.loc[(n, c, D), "mean"] for D in Ds])
+        )
+        for n in degrees
+        for c in cs[1:]
     }
+    return fits, drops
 
 
-def _fit(x, y):
-    """Least squares y = a + b x; returns (a, b, R^2)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    b, a = np.polyfit(x, y, 1)
-    resid = y - (a + b * x)
-    ss = np.sum((y - y.mean()) ** 2)
-    return float(a), float(b), float(1.0 - np.sum(resid**2) / ss) if ss > 0 else float("nan")
+def _mean_distance_extra(out: Path, quick: bool):
+    """The mean-distance variant (labelled extra): capacity per (n, c, D) by the traced sweep."""
+    sz = mean_distance_sizes(quick)
+    grid = None
+    for n in sz["degrees"]:
+        g = sweep.Grid(
+            {"separation": list(sz["separations"]), "correlation": list(sz["correlations"])},
+            fixed={"N": sz["N"], "k_pool": sz["k_pool"][n], "n": n, "F": "poly"},
+            seeds=sz["seeds"],
+            common_keys=True,
+        )
+        grid = g if grid is None else grid + g
+    store = Path(out) / "sweeps" / ("quick" if quick else "full")
+    df = sweep.run(grid, correlation_capacity, store, progress=False, batch_size=64).frame()
+    df["log_capacity"] = np.log(np.maximum(df["capacity"].to_numpy(float), 1.0))
+    mean = df.groupby(["n", "correlation", "separation"])["log_capacity"].agg(["mean", "sem"])
+    cs, Ds = sz["correlations"], sz["separations"]
+    fits, drops = _fits_and_drops(mean, sz["degrees"], cs, Ds)
+    return {
+        "what": "EXTRA (not the paper's protocol): separation = MEAN pairwise Hamming distance D "
+        "of template-flip data, flips Markov-correlated along the features (lag-1 c)",
+        "N": sz["N"],
+        "separations_mean_distance": list(Ds),
+        "correlations_lag1": list(cs),
+        "seeds": sz["seeds"],
+        "slope_per_bit": {f"n={n},c={c}": round(v[1], 4) for (n, c), v in fits.items()},
+        "r2": {f"n={n},c={c}": round(v[2], 3) for (n, c), v in fits.items()},
+        "drop_log": {f"n={n},c={c}": round(v, 3) for (n, c), v in drops.items()},
+        "ratio_C0_over_Cmax": {
+            f"n={n}": round(float(np.exp(drops[(n, cs[-1])])), 3) for n in sz["degrees"]
+        },
+        "censored_fraction": float(df["censored"].mean()),
+    }
 
 
 def run(out: Path, *, quick: bool) -> Outcome:
@@ -167,87 +124,58 @@ def run(out: Path, *, quick: bool) -> Outcome:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sz = _sizes(quick)
+    sz = SIZES["quick" if quick else "default"]
     N, Ds, cs, degrees = sz["N"], sz["separations"], sz["correlations"], sz["degrees"]
-    grid = None
-    for n in degrees:
-        g = sweep.Grid(
-            {"separation": list(Ds), "correlation": list(cs)},
-            fixed={
-                "N": N,
-                "k_pool": sz["k_pool"][n],
-                "n": n,
-                "F": "poly",
-                "criterion": "stable",
-                "method": "markov",
-            },
-            seeds=sz["seeds"],
-            common_keys=True,  # common random numbers: paired comparisons across c and D
-        )
-        grid = g if grid is None else grid + g
-    store = Path(out) / "sweeps" / ("quick" if quick else "full")
-    res = sweep.run(grid, correlation_capacity, store, progress=False, batch_size=64)
-    df = res.frame()
+    df = pd.DataFrame(
+        min_distance_capacities(jax.random.key(2025), N, degrees, sz["pools"], Ds, cs, sz["seeds"])
+    )
     df["log_capacity"] = np.log(np.maximum(df["capacity"].to_numpy(float), 1.0))
-
-    # --- summaries -----------------------------------------------------------------------
     mean = df.groupby(["n", "correlation", "separation"])["log_capacity"].agg(["mean", "sem"])
-    fits, r2s, slopes = {}, [], []
-    for n in degrees:
-        for c in cs:
-            y = [mean.loc[(n, c, D), "mean"] for D in Ds]
-            a, b, r2 = _fit(Ds, y)
-            fits[(n, c)] = (a, b, r2)
-            r2s.append(r2)
-            slopes.append(b)
-    drops = {}  # mean over D of log C(c=0) - log C(c)
-    for n in degrees:
-        for c in cs[1:]:
-            drops[(n, c)] = float(
-                np.mean([mean.loc[(n, 0.0, D), "mean"] - mean.loc[(n, c, D), "mean"] for D in Ds])
-            )
+    fits, drops = _fits_and_drops(mean, degrees, cs, Ds)
+    r2s = [v[2] for v in fits.values()]
+    slopes = [v[1] for v in fits.values()]
     cmax = cs[-1]
     drop_max = [drops[(n, cmax)] for n in degrees]
+    ratios = {f"n={n}": round(float(np.exp(v)), 3) for n, v in zip(degrees, drop_max)}
     censored = float(df["censored"].mean())
-    # generator check: each pool's mean distance is an unbiased estimate of the requested D.
-    # Pools of one seed share their random numbers (common keys), so the seed is the unit:
-    # z = mean deviation / its standard error over seeds, for every correlation level.
-    dev = (df["mean_distance"] - df["separation"]).groupby([df["correlation"], df["seed"]]).mean()
-    by_c = dev.groupby(level=0).agg(["mean", "sem"])
-    sep_z = float(np.max(np.abs(by_c["mean"]) / np.maximum(by_c["sem"], 1e-6)))
-    # measured mean |feature correlation| of each level, on the largest pools (least bias)
-    big = df[df["n"] == degrees[-1]]
-    feat = big.groupby("correlation")["feature_correlation"].mean()
+    by_cd = df[df["n"] == degrees[0]].groupby(["correlation", "separation"])
+    pool_corr = by_cd["pool_feature_correlation"].mean()
+    stored = df.groupby(["n", "correlation"])[
+        ["stored_feature_correlation", "stored_min_distance"]
+    ].mean()
+    binds = df.groupby(["n", "correlation", "separation"])["stored_min_distance"].mean()
+    extra = _mean_distance_extra(out, quick)
 
-    PAPER = "Bielmeier & Friedland 2025 (arXiv:2508.01395), abstract and Sec. 4"
     checks = {
-        "log_capacity_linear_in_separation": Check.holds(
+        "log_capacity_linear_in_min_distance": Check.holds(
             {
-                "slope_per_bit": {f"n={n},c={c}": round(fits[(n, c)][1], 4) for n, c in fits},
-                "r2": {f"n={n},c={c}": round(fits[(n, c)][2], 3) for n, c in fits},
-                "mean_r2": float(np.mean(r2s)),
+                "slope_per_bit": {f"n={n},c={c}": round(v[1], 4) for (n, c), v in fits.items()},
+                "r2": {f"n={n},c={c}": round(v[2], 3) for (n, c), v in fits.items()},
+                "mean_r2": float(np.nanmean(r2s)),
             },
-            "capacity grows exponentially with separation: log C linear in D (slope > 0, "
-            "mean R^2 >= 0.85)",
-            bool(np.all(np.asarray(slopes) > 0) and np.mean(r2s) >= 0.85),
+            "capacity grows exponentially with separation (minimum pairwise Hamming distance "
+            "d): log C linear in d (slope > 0 for every (n, c), mean R^2 >= 0.85)",
+            bool(np.all(np.asarray(slopes) > 0) and np.nanmean(r2s) >= 0.85),
             source="paper",
             cite=PAPER + ": 'memory capacity scales exponentially with increasing separation'; "
-            "R^2 >= 0.85 is ours",
+            "R^2 >= 0.85 is ours (R^2 is NaN where the capacity does not change with d; the "
+            "mean leaves those out, their slope is 0)",
         ),
         "correlation_lowers_capacity_every_n": Check.holds(
             {f"n={n},c={c}": round(v, 3) for (n, c), v in drops.items()},
-            "at fixed separation, feature correlation lowers capacity: mean over D of "
+            "at fixed minimum distance, feature correlation lowers capacity: mean over d of "
             f"log C(0) - log C(c={cmax}) > 0 for every degree n (n = 2 included)",
             bool(all(v > 0 for v in drop_max)),
             source="paper",
             cite=PAPER + ": correlations 'reduce capacity slightly at constant separation'",
         ),
-        "correlation_drop_is_slight": Check.at_most(
-            float(np.exp(max(drop_max))),
-            1.5,
+        "correlation_drop_is_slight": Check.holds(
+            ratios,
+            f"C(0) / C(c={cmax}) (geometric mean over d) <= 1.5 at every n",
+            bool(all(v <= 1.5 for v in ratios.values())),
             source="paper",
-            cite=PAPER + ": the reduction is 'slight'; read by us as a capacity ratio "
-            "C(0) / C(c) of at most 1.5 (geometric mean over D) at every n",
+            cite=PAPER + ": the reduction is 'slight'; the bound 1.5 on the capacity ratio is "
+            "our reading of 'slightly' (the paper's numbers could not be read)",
         ),
         "drop_grows_with_n": Check.holds(
             {f"n={n}": round(v, 3) for n, v in zip(degrees, drop_max)},
@@ -265,16 +193,14 @@ def run(out: Path, *, quick: bool) -> Outcome:
     }
 
     # --- figures -------------------------------------------------------------------------
-    figs = []
-    fig, axes = plt.subplots(1, len(degrees), figsize=(4.2 * len(degrees), 3.6), sharey=False)
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(cs)))
     xs = np.linspace(min(Ds), max(Ds), 50)
+    fig, axes = plt.subplots(1, len(degrees), figsize=(4.2 * len(degrees), 3.6))
     for ax, n in zip(np.atleast_1d(axes), degrees):
         for c, col in zip(cs, colors):
             m = np.array([mean.loc[(n, c, D), "mean"] for D in Ds])
             se = np.nan_to_num(np.array([mean.loc[(n, c, D), "sem"] for D in Ds]))
             a, b, r2 = fits[(n, c)]
-            label = f"c={c:g} (|corr|={feat[c]:.3f}), R²={r2:.2f}"
             ax.errorbar(
                 Ds,
                 np.exp(m),
@@ -283,99 +209,125 @@ def run(out: Path, *, quick: bool) -> Outcome:
                 color=col,
                 ms=4,
                 capsize=2,
-                label=label,
+                label=f"c = {c:g}, R² = {r2:.2f}",
             )
             ax.plot(xs, np.exp(a + b * xs), "--", color=col, lw=1)
         ax.set_yscale("log")
-        ax.set_xlabel("separation D (mean pairwise Hamming distance)")
+        ax.set_xlabel("separation d (minimum pairwise Hamming distance)")
         ax.set_title(f"n = {n}, N = {N}")
         ax.legend(fontsize=7)
     np.atleast_1d(axes)[0].set_ylabel("capacity K (all patterns stable), geometric mean")
     fig.tight_layout()
     save_figure(fig, Path(out) / "capacity_vs_separation.png")
     plt.close(fig)
-    figs.append("capacity_vs_separation.png")
 
-    fig, ax = plt.subplots(figsize=(4.5, 3.6))
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
     for c, col in zip(cs[1:], colors[1:]):
-        ax.plot(degrees, [drops[(n, c)] for n in degrees], "o-", color=col, label=f"c = {c:g}")
+        ax.plot(degrees, [drops[(n, c)] for n in degrees], "o-", color=col, label=f"min d, c={c:g}")
+    ax.plot(
+        degrees,
+        [np.log(extra["ratio_C0_over_Cmax"][f"n={n}"]) for n in degrees],
+        "s:",
+        color="gray",
+        label=f"extra: mean D, lag-1 c={extra['correlations_lag1'][-1]:g}",
+    )
     ax.axhline(0.0, color="gray", lw=0.8)
+    ax.axhline(np.log(1.5), color="r", lw=0.8, ls="--", label="ratio 1.5 (our 'slightly')")
     ax.set_xticks(list(degrees))
     ax.set_xlabel("degree n")
-    ax.set_ylabel("log C(c=0) - log C(c), mean over D")
+    ax.set_ylabel("log C(c=0) - log C(c), mean over separations")
     ax.set_title("capacity drop from feature correlation")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, Path(out) / "correlation_effect_vs_n.png")
     plt.close(fig)
-    figs.append("correlation_effect_vs_n.png")
 
     config = {
         "N": N,
         "degrees": list(degrees),
         "F": "poly",
         "criterion": "stable (every stored pattern a fixed point)",
-        "separations": list(Ds),
-        "correlations_lag1": list(cs),
-        "mean_abs_feature_correlation": {str(c): float(feat[c]) for c in cs},
+        "separations_min_distance": list(Ds),
+        "correlations": list(cs),
+        "method": "latent (one-factor thresholded Gaussian; every feature pair |corr| = c)",
         "seeds": sz["seeds"],
-        "k_pool": {str(k): v for k, v in sz["k_pool"].items()},
-        "method": "markov (template flips, Markov-correlated along features)",
+        "pools": {str(k): v for k, v in sz["pools"].items()},
         "rows": int(len(df)),
-        "compilations": int(res.compilations),
-        "min_distance_stored_mean": float(df["min_distance_stored"].mean()),
-        "generator_mean_distance_max_z": sep_z,
+        "censored_fraction_by_n_c": {
+            f"n={n},c={c}": round(float(v), 3)
+            for (n, c), v in df.groupby(["n", "correlation"])["censored"].mean().items()
+        },
+        "pool_feature_correlation_by_c_d": {
+            f"c={c},d={d}": round(float(v), 4) for (c, d), v in pool_corr.items()
+        },
+        "stored_feature_correlation_by_n_c": {
+            f"n={n},c={c}": round(float(v), 4)
+            for (n, c), v in stored["stored_feature_correlation"].items()
+        },
+        "stored_min_distance_by_n_c_d": {
+            f"n={n},c={c},d={d}": round(float(v), 2) for (n, c, d), v in binds.items()
+        },
+        "extra_mean_distance": extra,
     }
     notes = (
-        "Separation is controlled as the MEAN pairwise Hamming distance D of template-flip data "
-        "(a deviation: the paper uses the minimum). The generator also enforces "
-        "minimum distances (damjax.patterns.correlated_patterns(min_distance=...)), but at "
-        "N = 64 a minimum-distance constraint on uniform patterns binds only between the natural "
-        "minimum of ~K random patterns (~12-18) and the Gilbert-Varshamov limit (~20), where the "
-        "measured Stable capacity hardly changes, so the mean distance is the knob used here; "
-        "the min distance of the stored sets is reported (min_distance_stored). Correlation c "
-        "is the lag-1 correlation of the flips along the features; the measured mean |feature "
-        "correlation| of each level is in the config. Capacities are geometric means over seeds "
-        "(common random numbers across c and D). At n = 2 the capacities are only 2-6 patterns "
-        "and the correlation effect is within the seed noise; it is checked like every other "
-        "degree. The pool generator's mean distance against the requested D is a unit test "
-        "(tests/test_correlated_patterns.py); its z-score is in the config."
+        "Separation is the MINIMUM pairwise Hamming distance d, enforced by sequential rejection "
+        "sampling, so every prefix searched over has minimum distance >= d "
+        "(stored_min_distance_by_n_c_d shows where the constraint binds: above d it does not). "
+        "Correlation c is the population |Pearson correlation| of every feature pair of the "
+        "candidate distribution; the rejection keeps candidates far from the others and so "
+        "removes correlation as d grows: the measured mean |feature correlation| of each pool is "
+        "in pool_feature_correlation_by_c_d (for 1024 independent patterns the sampling floor "
+        "is about 0.025), and that of the stored sets in stored_feature_correlation_by_n_c "
+        "(small sets have a high floor, about sqrt(2/(pi K))). A censored search (capacity = pool "
+        "size, censored_fraction_by_n_c) understates that capacity. Capacities are geometric means "
+        "over seeds (common random numbers across c and d). n = 2 is checked like every other "
+        "degree. The size of the drop, C(0)/C(c) by n, is in correlation_drop_is_slight. The "
+        "mean-distance variant (the previous protocol) is a labelled extra in "
+        "config.extra_mean_distance; its ratio C(0)/C(c) by n is "
+        + ", ".join(f"{k}: {v}" for k, v in extra["ratio_C0_over_Cmax"].items())
+        + "."
     )
     protocol = {
         "source": "Bielmeier & Friedland 2025, Effects of Feature Correlations on Associative "
         "Memory Capacity (arXiv:2508.01395; code github.com/stefanbielmeier/"
-        "feature-correlations-am): abstract, Sec. 3 (data sets), Sec. 4 (results)",
+        "feature-correlations-am): abstract",
         "data": "binary data sets constructed to vary feature correlation and pattern "
-        "separation independently; separation = MINIMUM pairwise Hamming distance",
+        "separation (Hamming distance); separation = MINIMUM pairwise Hamming distance",
         "model": "polynomial DAM E = -sum_mu (xi^mu . sigma)^n, several degrees n",
-        "criterion": "capacity per data set by binary search over the number of stored patterns",
+        "criterion": "capacity per data set by a simple binary search over the number of "
+        "stored patterns",
         "findings": "capacity grows exponentially with separation; correlation lowers it "
         "slightly at fixed separation; the effect grows with n",
     }
     deviations = [
         {
-            "what": "separation controlled by the MEAN pairwise Hamming distance D (the minimum "
-            "distance of each stored set is reported, min_distance_stored)",
-            "why": "NOT YET the paper's protocol: at N = 64 a minimum-distance constraint binds "
-            "only between the natural minimum of the pool and the Gilbert-Varshamov limit; the "
-            "min-distance rework (issue 15, section 5) is still to do",
+            "what": "feature correlation from a one-factor latent model (every feature pair "
+            "|corr| = c), separation by rejection sampling at minimum distance d",
+            "why": "the paper's own construction could not be read: the stored copy of the "
+            "arXiv HTML (search corpus 'pages') gives only the abstract and the first lines of "
+            "the introduction, and the authors' code (github stefanbielmeier/"
+            "feature-correlations-am) has no snapshot in this workplace",
         },
         {
-            "what": "feature correlation = lag-1 Markov correlation of the flips along the "
-            "features (damjax.patterns.correlated_sample, method='markov')",
-            "why": "the paper's own construction could not be read in this session (its text "
-            "beyond the abstract and its code were not reachable)",
+            "what": f"N = {N}, n in {list(degrees)}, d in {list(Ds)}, c in {list(cs)}, "
+            f"{sz['seeds']} seeds, criterion Stable (every stored pattern a fixed point)",
+            "why": "the paper's sizes and retrieval criterion could not be read (see above); "
+            "N = 64 keeps the binary searches and the rejection sampling within minutes on "
+            "2 CPU cores; d = 22 is near the largest minimum distance the rejection sampler "
+            "reaches for 1024 patterns of 64 bits (d = 24 is not reached)",
         },
         {
-            "what": f"N = {N}, n in {list(degrees)}, {sz['seeds']} seeds per point, criterion "
-            "Stable (every stored pattern a fixed point)",
-            "why": "the paper's sizes and criterion could not be read in this session",
+            "what": "the minimum-distance constraint removes feature correlation at large d "
+            "(measured in config)",
+            "why": "inherent to the construction at N = 64: patterns kept far apart cannot "
+            "stay correlated; the comparison at fixed d is therefore between pools whose "
+            "measured correlations are reported, not between the nominal c",
         },
     ]
     return Outcome(
         checks=checks,
         config=config,
-        figures=figs,
+        figures=["capacity_vs_separation.png", "correlation_effect_vs_n.png"],
         notes=notes,
         protocol=protocol,
         deviations=deviations,
@@ -387,5 +339,6 @@ REPRODUCTION = Reproduction(
     paper="Bielmeier & Friedland 2025, Effects of Feature Correlations on Associative Memory "
     "Capacity (arXiv:2508.01395)",
     run=run,
-    description="capacity vs separation and feature correlation for polynomial DAMs, n = 2, 3, 4",
+    description="capacity vs minimum Hamming distance and feature correlation for polynomial "
+    "DAMs, n = 2, 3, 4 (mean-distance variant as a labelled extra)",
 )

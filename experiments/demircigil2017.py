@@ -13,9 +13,12 @@ Here:
 2. Finite N: alpha_1/2(N), where that probability crosses 1/2, extrapolated to N -> infinity by
    least squares on alpha_1/2(N) = a + b ln(N)/N (the union bound over the M N bits gives the
    ln(N)/N correction), against alpha*.
-3. Polynomial F(x) = x^n (the paper's first result, capacity of order N^(n-1)): the largest M with
-   all cues corrected by one step, by binary search, against the Gaussian-tail constant
-   M = (1 - 2 rho)^(2n-2) N^(n-1) / (2 n (2n-3)!! ln N).
+3. Polynomial F(x) = x^n (the paper's first result, capacity M = alpha_n N^(n-1) / ln N): by
+   binary search, the largest M with (a) ALL M cues corrected by one step, against
+   alpha_n = (1 - 2 rho)^(2n-2) / (2 n (2n-3)!!), and (b) ONE pattern corrected (estimated as
+   half of the cues corrected: P(a fixed pattern is corrected) = 1/2), against
+   alpha_n = (1 - 2 rho)^(2n-2) / (2 (2n-3)!!). At n = 2, rho = 0 these are McEliece et al.'s
+   N / (4 ln N) and N / (2 ln N).
 
 All size parameters are in :data:`SIZES` (quick / default).
 """
@@ -105,23 +108,35 @@ def _bucket(M: int, m_max: int) -> int:
 
 @sweep.experiment(
     name="demircigil2017-polynomial",
-    params={"N": None, "k_pool": None, "n": 3, "rho": 0.0},
+    params={"N": None, "k_pool": None, "n": 3, "rho": 0.0, "threshold": 1.0},
     types={"N": int, "k_pool": int},
     register=False,
 )
 def polynomial_capacity(config, key):
-    """Largest M for which one synchronous step corrects every cue (rho N flips), F = x^n."""
+    """Largest M for which one synchronous step corrects at least a fraction ``threshold`` of
+    the M cues (rho N flips each), F = x^n: 1.0 = all patterns, 0.5 = one (typical) pattern.
+    ``threshold`` is traced (one compilation for both)."""
     kx, ks = jax.random.split(key)
     X = random_binary(kx, config["k_pool"], config["N"])
-    crit = Retrieves(rho=config["rho"], threshold=1.0, rule=OneStep(), max_steps=1)
+    crit = Retrieves(rho=config["rho"], threshold=config["threshold"], rule=OneStep(), max_steps=1)
     M = capacity_search(X[None], Polynomial(config["n"]), criterion=crit, key=ks)[0]
     return {"M_max": M, "censored": M >= config["k_pool"]}
 
 
-def polynomial_constant(n: int, rho: float) -> float:
-    """(1 - 2 rho)^(2n-2) / (2 n (2n-3)!!): M_max ln N / N^(n-1) for all M patterns corrected
-    by one step (Gaussian noise of the other patterns, union bound over the M N bits)."""
-    return (1 - 2 * rho) ** (2 * n - 2) / (2 * n * double_factorial(2 * n - 3))
+#: The two retrieval events of the polynomial theorem and the threshold that estimates each.
+POLY_CASES = {"all": 1.0, "one": 0.5}
+
+
+def polynomial_constant(n: int, rho: float, case: str = "all") -> float:
+    """alpha_n of M = alpha_n N^(n-1) / ln N for F(x) = x^n, cues with rho N flipped bits, one
+    step: (1 - 2 rho)^(2n-2) / (2 n (2n-3)!!) for ALL patterns (union bound over the M N ~ N^n
+    bits), (1 - 2 rho)^(2n-2) / (2 (2n-3)!!) for ONE pattern (its N bits); Gaussian crosstalk
+    of variance 4 n^2 (2n-3)!! N^(n-1) per pattern against the signal 2 n ((1 - 2 rho) N)^(n-1).
+    n = 2, rho = 0: N / (4 ln N) and N / (2 ln N) (McEliece et al. 1987)."""
+    if case not in POLY_CASES:
+        raise ValueError(f"`case` must be one of {tuple(POLY_CASES)}; got {case!r}")
+    c = (1 - 2 * rho) ** (2 * n - 2) / (2 * double_factorial(2 * n - 3))
+    return c / n if case == "all" else c
 
 
 def _ms(N: int, m_max: int, num: int, a_star: float, top: float) -> list[int]:
@@ -273,6 +288,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
             "b": b,
             "alpha_star": a_star_inf,
             "fit": "alpha_half(N) = a + b ln(N)/N, least squares",
+            "N_used": [n_ for n_, v in ratios.items() if np.isfinite(v)],
         }
         checks[f"alpha_half_extrapolated_rho{rho}"] = Check.close(
             a_inf / a_star_inf,
@@ -293,7 +309,18 @@ def run(out: Path, *, quick: bool) -> Outcome:
             f"rho = {rho}: alpha_1/2 / alpha*(realised rho) by N = "
             + ", ".join(f"{n_}: {v / a_stars[(rho, n_)]:.2f}" for n_, v in ratios.items())
             + f"; fit a + b ln(N)/N gives a = {a_inf:.3f} (alpha* = {a_star_inf:.3f}, "
-            f"ratio {a_inf / a_star_inf:.2f}), b = {b:.2f}."
+            f"ratio {a_inf / a_star_inf:.2f}), b = {b:.2f}, from N = {fits[str(rho)]['N_used']}"
+            + (
+                " only (two points: the two-parameter fit is exact, not a test). "
+                if len(fits[str(rho)]["N_used"]) == 2
+                else ". "
+            )
+            + (
+                f"N = {missing}: no exact half point (the probability falls below 1/2 only at "
+                f"an M > cue_max = {sz['cue_max']}, where not every pattern is cued)."
+                if (missing := [n_ for n_, v in ratios.items() if not np.isfinite(v)])
+                else ""
+            )
         )
     ax.set(
         xlabel="1/N",
@@ -311,61 +338,87 @@ def run(out: Path, *, quick: bool) -> Outcome:
     grid = None
     for rho in pz["rho"]:
         for N in pz["N"]:
-            pool = int(3 * polynomial_constant(n, rho) * N ** (n - 1) / math.log(N)) + 24
+            pool = int(3 * polynomial_constant(n, rho, "one") * N ** (n - 1) / math.log(N)) + 24
             g = sweep.Grid(
-                {"N": [N]}, fixed={"k_pool": pool, "n": n, "rho": rho}, seeds=pz["seeds"]
+                {"N": [N], "threshold": list(POLY_CASES.values())},
+                fixed={"k_pool": pool, "n": n, "rho": rho},
+                seeds=pz["seeds"],
             )
             grid = g if grid is None else grid + g
     pdf = sweep.run(grid, polynomial_capacity, store / "poly", progress=False).frame()
     pdf["alpha_n"] = pdf["M_max"] * np.log(pdf["N"]) / pdf["N"] ** (n - 1)
-    pagg = pdf.groupby(["rho", "N"])[["alpha_n", "censored"]].median()
+    pagg = pdf.groupby(["threshold", "rho", "N"])[["alpha_n", "censored"]].median()
     poly = {}
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for rho in pz["rho"]:
-        m = pagg.loc[rho]
-        c = polynomial_constant(n, rho)
-        line = ax.plot(m.index, m["alpha_n"], "o-", label=rf"measured, $\rho$ = {rho}")[0]
-        ax.axhline(c, color=line.get_color(), ls="--", lw=0.8)
-        poly[str(rho)] = {"alpha_n_by_N": m["alpha_n"].to_dict(), "constant": c}
-        checks[f"polynomial_n{n}_rho{rho}_largest_N_vs_constant"] = Check.close(
-            float(m["alpha_n"].iloc[-1] / c),
-            1.0,
-            0.5,
-            source="theory",
-            cite="Demircigil et al. 2017, polynomial F = x^n: capacity of order N^(n-1)/ln N for "
-            "one-step retrieval of all patterns; the constant (1-2rho)^(2n-2)/(2n(2n-3)!!) is "
-            "damjax's Gaussian-tail evaluation (the paper's own constant could not be read in "
-            "this session); tolerance 0.5 is ours",
-        )
-        if m["censored"].any():
-            notes.append(f"polynomial rho = {rho}: some searches hit the pool size.")
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for case, thr in POLY_CASES.items():
+        for rho in pz["rho"]:
+            m = pagg.loc[(thr, rho)]
+            c = polynomial_constant(n, rho, case)
+            ax.plot(
+                m.index,
+                m["alpha_n"] / c,
+                "o-" if case == "all" else "s--",
+                label=rf"{case} patterns, $\rho$ = {rho}",
+            )
+            poly[f"{case}_rho{rho}"] = {
+                "alpha_n_by_N": m["alpha_n"].to_dict(),
+                "ratio_by_N": (m["alpha_n"] / c).to_dict(),
+                "constant": c,
+            }
+            what = "every cue" if case == "all" else "half of the cues (one typical pattern)"
+            checks[f"polynomial_n{n}_{case}_rho{rho}_largest_N_vs_constant"] = Check.close(
+                float(m["alpha_n"].iloc[-1] / c),
+                1.0,
+                0.5,
+                source="theory",
+                cite="Demircigil et al. 2017, polynomial F = x^n (Sec. 1): M = alpha_n N^(n-1) / "
+                f"ln N; measured: median over seeds of the largest M with {what} corrected by "
+                "one step, times ln N / N^(n-1), at the largest N, over alpha_n = "
+                + (
+                    "(1-2rho)^(2n-2)/(2n(2n-3)!!) (all patterns)"
+                    if case == "all"
+                    else "(1-2rho)^(2n-2)/(2(2n-3)!!) (one pattern)"
+                )
+                + "; the constants are damjax's statement of the theorem (the theorem's text "
+                "could not be read in this session; they give McEliece et al. 1987's N/(4 ln N) "
+                "and N/(2 ln N) at n = 2); tolerance 0.5 is ours",
+            )
+            if m["censored"].any():
+                notes.append(f"polynomial {case} rho = {rho}: some searches hit the pool size.")
+    ax.axhline(1.0, color="k", ls=":", lw=0.8)
     ax.set(
         xscale="log",
         xlabel="N",
-        ylabel=r"median $M_{max} \ln N / N^{n-1}$",
-        title=f"F = x^{n}: all cues corrected by one step; dashed: constant",
+        ylabel=r"median $M_{max} \ln N / N^{n-1}$ / $\alpha_n$",
+        title=f"F = x^{n}, one step: measured / theorem constant",
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, out / "demircigil2017_polynomial.png")
     plt.close(fig)
 
+    side = []
+    for rho, per_n in finite.items():
+        r = [v["ratio"] for v in per_n.values() if np.isfinite(v["ratio"])]
+        where = "below" if r and max(r) < 1 else "above" if r and min(r) > 1 else "on both sides of"
+        side.append(f"rho = {rho}, {where} alpha*")
     notes.append(
-        "alpha* uses the realised noise round(rho N)/N. At these N the one-step half point lies "
-        "BELOW alpha* (the union bound over M N bits costs about ln(N)/(2N) in alpha); the "
-        "extrapolation to N -> infinity is what is compared with alpha*. The multi-step curves "
-        "(dotted) are an extra: the theorem is about one step."
+        "alpha* uses the realised noise round(rho N)/N. Where the one-step half point lies at "
+        "the measured N (ratios by N above): " + "; ".join(side) + ". The extrapolation to "
+        "N -> infinity is what is compared with alpha*. The multi-step curves (dotted) are an "
+        "extra: the theorem is about one step."
     )
     protocol = {
         "source": "Demircigil, Heusel, Loewe, Upgang, Vermet 2017 (J. Stat. Phys. 168:288; "
         "arXiv:1702.01929), main theorem for F(x) = exp(x) and the polynomial case F(x) = x^n",
-        "patterns": "M = exp(alpha N) + 1 i.i.d. uniform +-1 patterns (polynomial: M = alpha "
+        "patterns": "M = exp(alpha N) + 1 i.i.d. uniform +-1 patterns (polynomial: M = alpha_n "
         "N^(n-1) / ln N)",
         "cues": "each pattern with rho N bits flipped",
         "dynamics": "one synchronous update of all neurons by the energy-difference rule "
         "sgn(sum_mu F(xi^mu . sigma^(i+)) - F(xi^mu . sigma^(i-)))",
         "criterion": "every one of the M cues mapped to its pattern, probability -> 1 as "
-        "N -> infinity when alpha < I(1 - 2 rho)/2",
+        "N -> infinity when alpha < I(1 - 2 rho)/2; polynomial: a fixed pattern / all patterns "
+        "corrected when alpha_n is below the one-pattern / all-patterns constant",
         "sizes": "asymptotic theorem; the paper has no numerical experiment",
     }
     deviations = [
@@ -393,9 +446,12 @@ def run(out: Path, *, quick: bool) -> Outcome:
             "why": "finite N",
         },
         {
-            "what": "polynomial part compared with damjax's Gaussian-tail constant, not a "
-            "constant quoted from the paper",
-            "why": "only the paper's abstract was reachable from this session",
+            "what": "polynomial part: the constants alpha_n (all patterns / one pattern) are "
+            "damjax's statement of the paper's polynomial theorem, not copied from its text; "
+            "'one pattern' is estimated as half of the cues corrected",
+            "why": "the stored copies of the paper (search corpus 'pages': arXiv/ar5iv HTML, "
+            "Springer) give only the abstract and the first lines of the introduction; the "
+            "constants reduce to McEliece et al. 1987 at n = 2 (N/(4 ln N) all, N/(2 ln N) one)",
         },
     ]
     return Outcome(

@@ -71,6 +71,24 @@ def test_masked_one_step_equals_unpadded_model():
 
 
 def test_polynomial_constant():
-    # n = 2, rho = 0: McEliece's all-patterns N / (4 ln N)
+    # n = 2, rho = 0: McEliece's all-patterns N / (4 ln N) and one-pattern N / (2 ln N)
     assert dem.polynomial_constant(2, 0.0) == pytest.approx(0.25)
+    assert dem.polynomial_constant(2, 0.0, "one") == pytest.approx(0.5)
     assert dem.polynomial_constant(3, 0.1) == pytest.approx(0.8**4 / 18)
+    assert dem.polynomial_constant(3, 0.1, "one") == pytest.approx(0.8**4 / 6)
+    with pytest.raises(ValueError, match="case"):
+        dem.polynomial_constant(3, 0.0, "some")
+
+
+def test_polynomial_capacity_threshold_is_traced():
+    """Both retrieval events (all cues / half of the cues) share one compilation."""
+    from damjax import sweep
+
+    grid = sweep.Grid(
+        {"threshold": [1.0, 0.5]}, fixed={"N": 12, "k_pool": 40, "n": 3, "rho": 0.1}, seeds=2
+    )
+    res = sweep.run(grid, dem.polynomial_capacity, None, progress=False)
+    assert res.compilations == 1
+    df = res.frame()
+    assert len(df) == 4 and ((df["M_max"] >= 0) & (df["M_max"] <= 40)).all()
+    assert (df["censored"] == (df["M_max"] >= 40)).all()

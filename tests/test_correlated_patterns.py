@@ -261,3 +261,50 @@ def test_bad_input(getkey):
         separation_bounds(1, 5)
     with pytest.raises(ValueError, match="feature"):
         pattern_stats(np.ones((5, 1)))
+
+
+def _all_stable_int(x, K, n):
+    """Exact (int64) reference: every one of the first K patterns is a fixed point of the
+    energy-difference rule with F(x) = x^n (ties keep the state)."""
+    X = x[:K].astype(np.int64)
+    for s in X:
+        m = X @ s  # overlaps with the state
+        for i in range(len(s)):
+            rest = m - X[:, i] * s[i]
+            h = np.sum((rest + X[:, i]) ** n - (rest - X[:, i]) ** n)
+            if h * s[i] < 0:
+                return False
+    return True
+
+
+def test_min_distance_capacities_brackets_the_exact_capacity():
+    """The main Bielmeier protocol: every capacity is a stable K whose K + 1 is not (exact
+    integer reference), every prefix keeps the required minimum distance, stats are measured."""
+    import jax
+
+    from experiments.bielmeier2025_correlations import min_distance_capacities
+
+    key, N, d, pool = jax.random.key(7), 16, 5, 20
+    rows = min_distance_capacities(key, N, (2, 3), {2: 12, 3: pool}, (d,), (0.0, 0.5), 2)
+    assert len(rows) == 2 * 2 * 2
+    for r in rows:
+        ps = correlated_patterns(
+            jax.random.fold_in(key, r["seed"]),
+            pool,
+            N,
+            correlation=r["correlation"],
+            min_distance=d,
+            method="latent",
+            max_draws=1_000_000,
+        )
+        x = np.asarray(ps.patterns)
+        K, k_pool = r["capacity"], {2: 12, 3: pool}[r["n"]]
+        assert 0 <= K <= k_pool and r["censored"] == (K >= k_pool)
+        assert K == 0 or _all_stable_int(x, K, r["n"])
+        assert K == k_pool or not _all_stable_int(x, K + 1, r["n"])
+        if K >= 2:
+            assert r["stored_min_distance"] >= d
+            assert r["stored_feature_correlation"] == pytest.approx(
+                pattern_stats(x[:K]).feature_correlation
+            )
+        assert r["pool_feature_correlation"] == pytest.approx(ps.feature_correlation)
