@@ -145,3 +145,44 @@ def test_clear_errors(getkey):
         net.clamp(jnp.ones(3, bool))
     with pytest.raises(ValueError):
         dj.retrieve(net, jnp.ones(5), rule=dj.Euler(0.1))
+
+
+def test_three_layer_steady_state_solves_the_closed_form_equations(getkey):
+    # the digits example's architecture (quadratic pixels -> softmax memories -> softmax labels),
+    # small and in float64, against the fixed-point equations written out in NumPy:
+    # v_free = (W1^T g1)_free, x1 = W1 v + W2^T g2, x2 = W2 g1, g1 = softmax(b1 x1), g2 = softmax(x2)
+    with jax.enable_x64(True):
+        K, N, C, b1 = 12, 16, 4, 0.7
+        W1 = np.asarray(jax.random.normal(getkey(), (K, N), jnp.float64))
+        W2 = 2.0 * np.eye(C)[np.arange(K) % C].T
+        net = dj.HierarchicalNetwork.chain(
+            [jnp.asarray(W1), jnp.asarray(W2)],
+            [Quadratic(), LogSumExp(b1), LogSumExp(1.0)],
+            taus=[1.0, 0.5, 0.5],
+        )
+        known = np.arange(N) < N // 2
+        cues = np.where(known, W1[:3] + 0.3 * np.asarray(jax.random.normal(getkey(), (3, N))), 0.0)
+        out = dj.retrieve(
+            net.clamp(jnp.asarray(known)),
+            jnp.asarray(cues),
+            rule=dj.Euler(0.1, tol=1e-12),
+            max_steps=20_000,
+            record_energy=True,
+        )
+        assert bool(np.all(np.asarray(out.converged)))
+        assert _max_rel_increase(out.energies) <= 1e-12
+        v = np.asarray(out.states)
+        # the hidden layers at the steady state given v (they relax much faster than v)
+        x2 = np.zeros((3, C))
+        for _ in range(500):
+            z1 = b1 * (v @ W1.T + _softmax(x2) @ W2)
+            x2 = _softmax(z1) @ W2.T
+        g1 = _softmax(b1 * (v @ W1.T + _softmax(x2) @ W2))
+        np.testing.assert_allclose(v[:, ~known], (g1 @ W1)[:, ~known], atol=1e-8)
+        np.testing.assert_array_equal(v[:, known], cues[:, known])
+
+
+def _softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
