@@ -179,3 +179,31 @@ def test_implicit_refused_where_it_cannot_exist(getkey):
     # the unrolled mode keeps its rules (OneStep included)
     r = dj.retrieve(modern, cue, rule=dj.OneStep(), gradient="unrolled")
     assert int(r.steps) == 1
+
+
+@pytest.mark.parametrize("rule", [dj.Euler(0.2, tol=1e-12), dj.Sync(tol=1e-13)], ids=repr)
+def test_implicit_through_a_clamped_three_layer_network(getkey, rule):
+    # clamped visible neurons are held at the cue (model.hold / ode_hold): the fixed point depends
+    # on them, and the implicit gradient reaches them (a held neuron is no contracting direction,
+    # so without the hold the adjoint would diverge)
+    from damjax.components.lagrangians import LogSumExp, Quadratic
+
+    with jax.enable_x64(True):
+        W1 = jax.random.normal(getkey(), (8, 12), jnp.float64)
+        W2 = 2.0 * jnp.eye(4, dtype=jnp.float64)[jnp.arange(8) % 4].T
+        known = jnp.arange(12) < 6
+        cues = jnp.where(known, W1[:2] + 0.3 * jax.random.normal(getkey(), (2, 12)), 0.0)
+
+        def loss(W1, c, gradient):
+            net = dj.HierarchicalNetwork.chain(
+                [W1, W2], [Quadratic(), LogSumExp(0.7), LogSumExp(1.0)], taus=[1.0, 0.5, 0.5]
+            ).clamp(known)
+            r = dj.retrieve(net, c, rule=rule, max_steps=20_000, gradient=gradient)
+            return jnp.sum(jnp.sin(r.states)), r.converged
+
+        (_, ok), gi = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(W1, cues, "implicit")
+        assert bool(np.all(np.asarray(ok)))
+        gu = jax.grad(lambda *a: loss(*a, "unrolled")[0], argnums=(0, 1))(W1, cues)
+        assert tree_allclose(gi, gu, rtol=1e-6, atol=1e-8)
+        assert np.max(np.abs(np.asarray(gi[1][:, :6]))) > 1e-3  # clamped cue entries
+        assert np.all(np.asarray(gi[1][:, 6:]) == 0.0)  # free ones: an attractor forgets them

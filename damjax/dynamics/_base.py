@@ -360,7 +360,9 @@ def retrieve(
         ``Sync`` (:math:`f` = ``model.update``), ``Euler`` (:math:`f(y) = y + dt\,F(y)`) and
         ``GradientDescent`` (:math:`f(x) = x - \alpha\nabla E(x)`, clamped entries equal to the
         cue's, so gradients reach the clamped cue entries; free entries of a cue get none: an
-        attracting fixed point does not move with its start). **Valid only** at a converged
+        attracting fixed point does not move with its start). Neurons that a model clamps
+        itself (:meth:`damjax.HierarchicalNetwork.clamp`) are held at the cue in the same way
+        (``model.hold`` / ``ode_hold``) and get gradients too. **Valid only** at a converged
         fixed point where :math:`f` contracts (spectral radius of :math:`J_x` below one: an
         attractor, e.g. a retrieved, well-separated pattern; for ``Euler`` a stable steady state
         and a small enough ``dt``). Otherwise the gradient is NaN, never a silently wrong number:

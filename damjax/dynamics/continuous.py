@@ -109,8 +109,12 @@ class Euler(AbstractContinuousRule):
     ) -> Retrieval:
         dt, tol = self.dt, self.tol
 
+        y0 = model.ode_init(state)
+
         def step(y, t):
-            return jax.tree.map(lambda a, b: a + dt * b, y, model.ode_field(y))
+            # held (clamped) coordinates stay y0's: the same values (their field is 0), and the
+            # fixed-point map of gradient="implicit" then depends on the clamped cue entries
+            return model.ode_hold(jax.tree.map(lambda a, b: a + dt * b, y, model.ode_field(y)), y0)
 
         def converged(old, new):
             moved = _max_abs(jax.tree.map(lambda a, b: a - b, new, old))
@@ -119,7 +123,7 @@ class Euler(AbstractContinuousRule):
         out = iterate_to_fixed_point(
             step,
             model.ode_energy,
-            model.ode_init(state),
+            y0,
             max_steps=max_steps,
             record_energy=record_energy,
             converged=converged,

@@ -17,7 +17,7 @@ def _check_tol(tol):
 def _synchronous(model, state, tol, max_steps, record_energy, fixed_steps, implicit=False):
     """``s <- model.update(s)`` through the one loop, converged when ``max|new - old| <= tol``."""
     return iterate_to_fixed_point(
-        lambda s, t: model.update(s),
+        lambda s, t: model.hold(model.update(s), state),
         scaled_energy_fn(model),
         state,
         max_steps=max_steps,

@@ -290,3 +290,11 @@ class HierarchicalNetwork(AbstractContinuousMemory):
 
     def ode_visible(self, y):
         return y[0]
+
+    def hold(self, new, cue):
+        """``new`` with the clamped visible neurons set to ``cue``'s values."""
+        return new if self.clamped is None else jnp.where(self.clamped, cue, new)
+
+    def ode_hold(self, y, y0):
+        """``y`` with the clamped visible neurons set to ``y0``'s values."""
+        return (self.hold(y[0], y0[0]),) + tuple(y[1:])
