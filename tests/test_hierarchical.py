@@ -186,3 +186,103 @@ def _softmax(z):
     z = z - z.max(-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
+
+
+# --- convolutional and pooling synapses ---------------------------------------------------------
+
+
+def _conv_net(getkey, pool="avg", stride=1, padding="VALID"):
+    conv = dj.ConvSynapse(
+        0.5 * jax.random.normal(getkey(), (3, 2, 3, 3)),
+        pre=0,
+        post=1,
+        in_shape=(2, 6, 6),
+        stride=stride,
+        padding=padding,
+    )
+    n1 = conv.drive(jnp.zeros(72)).shape[0]
+    side = int(round(np.sqrt(n1 // 3)))
+    poolsyn = dj.PoolSynapse(pre=1, post=2, in_shape=(3, side, side), window=2, kind=pool)
+    n2 = poolsyn.drive(jnp.zeros(n1)).shape[0]
+    top = dj.DenseSynapse(jax.random.normal(getkey(), (4, n2)) / np.sqrt(n2), pre=2, post=3)
+    layers = [
+        dj.NeuronLayer(Quadratic(), 72),
+        dj.NeuronLayer(Tanh(1.0), n1, tau=0.3),
+        dj.NeuronLayer(Tanh(1.0), n2, tau=0.3),
+        dj.NeuronLayer(LogSumExp(2.0), 4, tau=0.5),
+    ]
+    return dj.HierarchicalNetwork(layers, [conv, poolsyn, top])
+
+
+@pytest.mark.parametrize("stride,padding", [(1, "VALID"), (2, "SAME")])
+def test_conv_and_avg_pool_synapses_equal_their_dense_matrices(getkey, stride, padding):
+    net = _conv_net(getkey, "avg", stride, padding)
+    # the dense synapse of the same linear maps, column by column (jacfwd of the drive)
+    dense = dj.HierarchicalNetwork(
+        net.layers,
+        [
+            dj.DenseSynapse(
+                jax.jacfwd(s.drive)(jnp.zeros(net.layers[s.pre].width)), pre=s.pre, post=s.post
+            )
+            for s in net.synapses
+        ],
+    )
+    # and one explicit entry of the convolution (cross-correlation, C order)
+    conv = net.synapses[0]
+    if padding == "VALID":
+        W = np.asarray(dense.synapses[0].W).reshape(3, 4, 4, 2, 6, 6)
+        k = np.asarray(conv.kernel)
+        np.testing.assert_allclose(W[1, 2, 0, :, 2:5, 0:3], k[1], rtol=1e-6)
+    cues = jax.random.normal(getkey(), (4, 72))
+    xs = jax.vmap(net.init_layers)(cues)
+    # float32: a convolution and a matrix product sum in different orders
+    tol = dict(rtol=1e-5, atol=1e-5)
+    assert tree_allclose(xs, jax.vmap(dense.init_layers)(cues), **tol)
+    assert tree_allclose(jax.vmap(net.energy_layers)(xs), jax.vmap(dense.energy_layers)(xs), **tol)
+    assert tree_allclose(jax.vmap(net.field_layers)(xs), jax.vmap(dense.field_layers)(xs), **tol)
+    a = dj.retrieve(net, cues, rule=dj.Euler(0.05), max_steps=200, record_energy=True)
+    b = dj.retrieve(dense, cues, rule=dj.Euler(0.05), max_steps=200, record_energy=True)
+    assert tree_allclose(a.states, b.states, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_conv_pool_network_energy_never_increases(getkey, pool):
+    net = _conv_net(getkey, pool)
+    cues = jax.random.normal(getkey(), (6, 72))
+    for rule in (dj.Euler(0.01), dj.ODE(t1=5.0, rtol=1e-6, atol=1e-7)):
+        tr = dj.trajectory(net, cues, rule=rule, t1=5.0)
+        assert bool(np.all(np.asarray(tr.ok)))
+        assert _max_rel_increase(tr.energies) <= 1e-5
+        e = np.asarray(tr.energies)
+        assert np.all(e[:, -1] < e[:, 0] - 1e-3)
+    if pool == "max":  # the pooled drive is each window's largest activation
+        g = jnp.arange(48.0).reshape(3, 4, 4).ravel()
+        syn = dj.PoolSynapse(pre=0, post=1, in_shape=(3, 4, 4), window=2, kind="max")
+        np.testing.assert_array_equal(
+            np.asarray(syn.drive(g)), np.asarray(g).reshape(3, 2, 2, 2, 2).max((2, 4)).ravel()
+        )
+
+
+def test_conv_pool_synapse_errors():
+    k = jnp.ones((3, 2, 3, 3))
+    with pytest.raises(ValueError, match="kernel"):
+        dj.ConvSynapse(jnp.ones((3, 3, 3)), pre=0, post=1, in_shape=(2, 6, 6))
+    with pytest.raises(ValueError, match="input channels"):
+        dj.ConvSynapse(k, pre=0, post=1, in_shape=(1, 6, 6))
+    with pytest.raises(ValueError, match="in_shape"):
+        dj.ConvSynapse(k, pre=0, post=1, in_shape=(2, 6))
+    with pytest.raises(ValueError, match="padding"):
+        dj.ConvSynapse(k, pre=0, post=1, in_shape=(2, 6, 6), padding="FULL")
+    with pytest.raises(ValueError, match="pre < post"):
+        dj.ConvSynapse(k, pre=1, post=1, in_shape=(2, 6, 6))
+    with pytest.raises(ValueError, match="kind"):
+        dj.PoolSynapse(pre=0, post=1, in_shape=(2, 6, 6), kind="median")
+    with pytest.raises(ValueError, match="window"):
+        dj.PoolSynapse(pre=0, post=1, in_shape=(2, 6, 6), window=0)
+    conv = dj.ConvSynapse(k, pre=0, post=1, in_shape=(2, 6, 6))  # -> 3 x 4 x 4 = 48
+    layers = [dj.NeuronLayer(Quadratic(), 72), dj.NeuronLayer(Tanh(), 40)]
+    with pytest.raises(ValueError, match="width 40"):
+        dj.HierarchicalNetwork(layers, [conv])
+    layers = [dj.NeuronLayer(Quadratic(), 50), dj.NeuronLayer(Tanh(), 48)]
+    with pytest.raises(ValueError, match="in_shape"):  # 50 pixels are no (2, 6, 6) image
+        dj.HierarchicalNetwork(layers, [conv])
