@@ -6,7 +6,7 @@ Public API (import from here or from the public subpackages, never from private 
 * models: :class:`BinaryDAM`, :class:`HopfieldNetwork`, :class:`ModernHopfield`,
   :class:`LagrangianNetwork`, :class:`KernelizedHopfield`, :class:`ExpDAM`,
   :class:`RandomFeatureDAM`, :class:`HierarchicalNetwork` (with :class:`NeuronLayer`,
-  :class:`DenseSynapse`);
+  :class:`DenseSynapse`, :class:`ConvSynapse`, :class:`PoolSynapse`);
 * dynamics: :func:`retrieve` with rules :class:`Sync`, :class:`Async`, :class:`OneStep`,
   :class:`Euler`, :class:`ODE`, :class:`GradientDescent`; :func:`trajectory`; :data:`RESULTS`;
 * model ingredients in :mod:`damjax.components`: :mod:`~damjax.components.interactions`,
@@ -101,7 +101,9 @@ _ATTRIBUTES = {
         "AbstractContinuousMemory",
         "AbstractMemory",
         "AbstractPatternMemory",
+        "AbstractSynapse",
         "BinaryDAM",
+        "ConvSynapse",
         "DenseSynapse",
         "ExpDAM",
         "HierarchicalNetwork",
@@ -110,6 +112,7 @@ _ATTRIBUTES = {
         "LagrangianNetwork",
         "ModernHopfield",
         "NeuronLayer",
+        "PoolSynapse",
         "RandomFeatureDAM",
     ),
     "components.normalizers": (
@@ -203,7 +206,9 @@ if TYPE_CHECKING:
     from .models import AbstractContinuousMemory as AbstractContinuousMemory
     from .models import AbstractMemory as AbstractMemory
     from .models import AbstractPatternMemory as AbstractPatternMemory
+    from .models import AbstractSynapse as AbstractSynapse
     from .models import BinaryDAM as BinaryDAM
+    from .models import ConvSynapse as ConvSynapse
     from .models import DenseSynapse as DenseSynapse
     from .models import ExpDAM as ExpDAM
     from .models import HierarchicalNetwork as HierarchicalNetwork
@@ -212,4 +217,5 @@ if TYPE_CHECKING:
     from .models import LagrangianNetwork as LagrangianNetwork
     from .models import ModernHopfield as ModernHopfield
     from .models import NeuronLayer as NeuronLayer
+    from .models import PoolSynapse as PoolSynapse
     from .models import RandomFeatureDAM as RandomFeatureDAM

@@ -145,3 +145,144 @@ def test_clear_errors(getkey):
         net.clamp(jnp.ones(3, bool))
     with pytest.raises(ValueError):
         dj.retrieve(net, jnp.ones(5), rule=dj.Euler(0.1))
+
+
+def test_three_layer_steady_state_solves_the_closed_form_equations(getkey):
+    # the digits example's architecture (quadratic pixels -> softmax memories -> softmax labels),
+    # small and in float64, against the fixed-point equations written out in NumPy:
+    # v_free = (W1^T g1)_free, x1 = W1 v + W2^T g2, x2 = W2 g1, g1 = softmax(b1 x1), g2 = softmax(x2)
+    with jax.enable_x64(True):
+        K, N, C, b1 = 12, 16, 4, 0.7
+        W1 = np.asarray(jax.random.normal(getkey(), (K, N), jnp.float64))
+        W2 = 2.0 * np.eye(C)[np.arange(K) % C].T
+        net = dj.HierarchicalNetwork.chain(
+            [jnp.asarray(W1), jnp.asarray(W2)],
+            [Quadratic(), LogSumExp(b1), LogSumExp(1.0)],
+            taus=[1.0, 0.5, 0.5],
+        )
+        known = np.arange(N) < N // 2
+        cues = np.where(known, W1[:3] + 0.3 * np.asarray(jax.random.normal(getkey(), (3, N))), 0.0)
+        out = dj.retrieve(
+            net.clamp(jnp.asarray(known)),
+            jnp.asarray(cues),
+            rule=dj.Euler(0.1, tol=1e-12),
+            max_steps=20_000,
+            record_energy=True,
+        )
+        assert bool(np.all(np.asarray(out.converged)))
+        assert _max_rel_increase(out.energies) <= 1e-12
+        v = np.asarray(out.states)
+        # the hidden layers at the steady state given v (they relax much faster than v)
+        x2 = np.zeros((3, C))
+        for _ in range(500):
+            z1 = b1 * (v @ W1.T + _softmax(x2) @ W2)
+            x2 = _softmax(z1) @ W2.T
+        g1 = _softmax(b1 * (v @ W1.T + _softmax(x2) @ W2))
+        np.testing.assert_allclose(v[:, ~known], (g1 @ W1)[:, ~known], atol=1e-8)
+        np.testing.assert_array_equal(v[:, known], cues[:, known])
+
+
+def _softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+# --- convolutional and pooling synapses ---------------------------------------------------------
+
+
+def _conv_net(getkey, pool="avg", stride=1, padding="VALID"):
+    conv = dj.ConvSynapse(
+        0.5 * jax.random.normal(getkey(), (3, 2, 3, 3)),
+        pre=0,
+        post=1,
+        in_shape=(2, 6, 6),
+        stride=stride,
+        padding=padding,
+    )
+    n1 = conv.drive(jnp.zeros(72)).shape[0]
+    side = int(round(np.sqrt(n1 // 3)))
+    poolsyn = dj.PoolSynapse(pre=1, post=2, in_shape=(3, side, side), window=2, kind=pool)
+    n2 = poolsyn.drive(jnp.zeros(n1)).shape[0]
+    top = dj.DenseSynapse(jax.random.normal(getkey(), (4, n2)) / np.sqrt(n2), pre=2, post=3)
+    layers = [
+        dj.NeuronLayer(Quadratic(), 72),
+        dj.NeuronLayer(Tanh(1.0), n1, tau=0.3),
+        dj.NeuronLayer(Tanh(1.0), n2, tau=0.3),
+        dj.NeuronLayer(LogSumExp(2.0), 4, tau=0.5),
+    ]
+    return dj.HierarchicalNetwork(layers, [conv, poolsyn, top])
+
+
+@pytest.mark.parametrize("stride,padding", [(1, "VALID"), (2, "SAME")])
+def test_conv_and_avg_pool_synapses_equal_their_dense_matrices(getkey, stride, padding):
+    net = _conv_net(getkey, "avg", stride, padding)
+    # the dense synapse of the same linear maps, column by column (jacfwd of the drive)
+    dense = dj.HierarchicalNetwork(
+        net.layers,
+        [
+            dj.DenseSynapse(
+                jax.jacfwd(s.drive)(jnp.zeros(net.layers[s.pre].width)), pre=s.pre, post=s.post
+            )
+            for s in net.synapses
+        ],
+    )
+    # and one explicit entry of the convolution (cross-correlation, C order)
+    conv = net.synapses[0]
+    if padding == "VALID":
+        W = np.asarray(dense.synapses[0].W).reshape(3, 4, 4, 2, 6, 6)
+        k = np.asarray(conv.kernel)
+        np.testing.assert_allclose(W[1, 2, 0, :, 2:5, 0:3], k[1], rtol=1e-6)
+    cues = jax.random.normal(getkey(), (4, 72))
+    xs = jax.vmap(net.init_layers)(cues)
+    # float32: a convolution and a matrix product sum in different orders
+    tol = dict(rtol=1e-5, atol=1e-5)
+    assert tree_allclose(xs, jax.vmap(dense.init_layers)(cues), **tol)
+    assert tree_allclose(jax.vmap(net.energy_layers)(xs), jax.vmap(dense.energy_layers)(xs), **tol)
+    assert tree_allclose(jax.vmap(net.field_layers)(xs), jax.vmap(dense.field_layers)(xs), **tol)
+    a = dj.retrieve(net, cues, rule=dj.Euler(0.05), max_steps=200, record_energy=True)
+    b = dj.retrieve(dense, cues, rule=dj.Euler(0.05), max_steps=200, record_energy=True)
+    assert tree_allclose(a.states, b.states, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_conv_pool_network_energy_never_increases(getkey, pool):
+    net = _conv_net(getkey, pool)
+    cues = jax.random.normal(getkey(), (6, 72))
+    for rule in (dj.Euler(0.01), dj.ODE(t1=5.0, rtol=1e-6, atol=1e-7)):
+        tr = dj.trajectory(net, cues, rule=rule, t1=5.0)
+        assert bool(np.all(np.asarray(tr.ok)))
+        assert _max_rel_increase(tr.energies) <= 1e-5
+        e = np.asarray(tr.energies)
+        assert np.all(e[:, -1] < e[:, 0] - 1e-3)
+    if pool == "max":  # the pooled drive is each window's largest activation
+        g = jnp.arange(48.0).reshape(3, 4, 4).ravel()
+        syn = dj.PoolSynapse(pre=0, post=1, in_shape=(3, 4, 4), window=2, kind="max")
+        np.testing.assert_array_equal(
+            np.asarray(syn.drive(g)), np.asarray(g).reshape(3, 2, 2, 2, 2).max((2, 4)).ravel()
+        )
+
+
+def test_conv_pool_synapse_errors():
+    k = jnp.ones((3, 2, 3, 3))
+    with pytest.raises(ValueError, match="kernel"):
+        dj.ConvSynapse(jnp.ones((3, 3, 3)), pre=0, post=1, in_shape=(2, 6, 6))
+    with pytest.raises(ValueError, match="input channels"):
+        dj.ConvSynapse(k, pre=0, post=1, in_shape=(1, 6, 6))
+    with pytest.raises(ValueError, match="in_shape"):
+        dj.ConvSynapse(k, pre=0, post=1, in_shape=(2, 6))
+    with pytest.raises(ValueError, match="padding"):
+        dj.ConvSynapse(k, pre=0, post=1, in_shape=(2, 6, 6), padding="FULL")
+    with pytest.raises(ValueError, match="pre < post"):
+        dj.ConvSynapse(k, pre=1, post=1, in_shape=(2, 6, 6))
+    with pytest.raises(ValueError, match="kind"):
+        dj.PoolSynapse(pre=0, post=1, in_shape=(2, 6, 6), kind="median")
+    with pytest.raises(ValueError, match="window"):
+        dj.PoolSynapse(pre=0, post=1, in_shape=(2, 6, 6), window=0)
+    conv = dj.ConvSynapse(k, pre=0, post=1, in_shape=(2, 6, 6))  # -> 3 x 4 x 4 = 48
+    layers = [dj.NeuronLayer(Quadratic(), 72), dj.NeuronLayer(Tanh(), 40)]
+    with pytest.raises(ValueError, match="width 40"):
+        dj.HierarchicalNetwork(layers, [conv])
+    layers = [dj.NeuronLayer(Quadratic(), 50), dj.NeuronLayer(Tanh(), 48)]
+    with pytest.raises(ValueError, match="in_shape"):  # 50 pixels are no (2, 6, 6) image
+        dj.HierarchicalNetwork(layers, [conv])

@@ -18,6 +18,7 @@ from .continuous import Trajectory as Trajectory
 from .continuous import trajectory as trajectory
 from .fixed_point import FixedPoint as FixedPoint
 from .fixed_point import fixed_point as fixed_point
+from .fixed_point import implicit_fixed_point as implicit_fixed_point
 from .gradient import GradientDescent as GradientDescent
 from .sync import OneStep as OneStep
 from .sync import Sync as Sync

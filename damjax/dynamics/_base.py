@@ -12,7 +12,7 @@ import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._validation import check_finite_values, check_key
-from ..models._base import AbstractMemory
+from ..models._base import AbstractBinaryMemory, AbstractMemory
 
 
 class RESULTS:
@@ -94,7 +94,10 @@ class AbstractRule(eqx.Module):
     traceable: no value checks there (``check_model`` runs before tracing). Rules that accept
     ``fixed_steps=True`` (exactly ``max_steps`` steps with ``lax.scan``, for reverse-mode
     autodiff) say so with ``supports_fixed_steps``; :func:`retrieve` passes the keyword only when
-    asked for it, so a rule without the option needs no ``fixed_steps`` argument.
+    asked for it, so a rule without the option needs no ``fixed_steps`` argument. Likewise rules
+    whose step is a time-independent map ``x -> f(x)`` of a continuous state may accept
+    ``implicit=True`` (implicit-function-theorem gradients at the fixed point, see
+    :func:`retrieve`) and say so with ``supports_implicit``.
     """
 
     @abc.abstractmethod
@@ -112,6 +115,11 @@ class AbstractRule(eqx.Module):
     @property
     def supports_fixed_steps(self) -> bool:
         """Whether ``run`` accepts ``fixed_steps=True`` (see :func:`retrieve`)."""
+        return False
+
+    @property
+    def supports_implicit(self) -> bool:
+        """Whether ``run`` accepts ``implicit=True`` (``gradient="implicit"`` of :func:`retrieve`)."""
         return False
 
     def check_model(self, model: AbstractMemory) -> None:
@@ -181,6 +189,13 @@ def _energy_fields(trace):
     )
 
 
+def _adjoint_tol(state, adjoint_tol: float) -> float:
+    """Relative tolerance of the implicit mode's adjoint iteration: ``adjoint_tol``, but never
+    below 100 ulps of the state's dtype (round-off keeps smaller steps from being reached)."""
+    dtype = jnp.result_type(*jax.tree.leaves(state))
+    return max(float(adjoint_tol), 100.0 * float(jnp.finfo(dtype).eps))
+
+
 def iterate_to_fixed_point(
     step,
     energy,
@@ -191,6 +206,8 @@ def iterate_to_fixed_point(
     converged,
     fixed_steps: bool = False,
     visible=None,
+    implicit: bool = False,
+    adjoint_tol: float = 0.0,
 ):
     """THE loop of damjax: apply ``step`` until ``converged(old, new)`` or ``max_steps``.
 
@@ -206,13 +223,38 @@ def iterate_to_fixed_point(
     ``fixed_steps=True``: ``lax.scan`` over exactly ``max_steps`` steps, the carry held fixed
     once converged: the same states, steps, flags and energies, and differentiable with
     ``jax.grad`` (it costs ``max_steps`` steps whatever the convergence).
+    ``implicit=True``: the same ``lax.while_loop``, differentiated at its fixed point by the
+    implicit function theorem (:func:`damjax.dynamics.implicit_fixed_point`, the
+    custom VJP of :func:`damjax.dynamics.fixed_point`) with ``x -> step(x, 0)`` as the
+    fixed-point map, so ``step`` must not depend on ``t``; the adjoint iteration stops at the
+    relative tolerance ``max(adjoint_tol, 100 ulps)`` within ``max_steps`` steps. Gradients are
+    NaN when the loop did not converge, when the adjoint does not converge, or when a loss uses
+    the energy trace.
     """
-    if record_energy:
-        buf = jnp.full((max_steps + 1,), jnp.nan, jnp.result_type(float))
-        trace0 = tuple(buf.at[0].set(v) for v in _eval_energy(energy, state))
-    else:
-        trace0 = None
-    init = (state, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace0)
+    if implicit and fixed_steps:
+        raise ValueError(
+            "`implicit=True` and `fixed_steps=True` are exclusive (implicit vs unrolled)"
+        )
+
+    def start(s0):
+        if record_energy:
+            buf = jnp.full((max_steps + 1,), jnp.nan, jnp.result_type(float))
+            trace0 = tuple(buf.at[0].set(v) for v in _eval_energy(energy, s0))
+        else:
+            trace0 = None
+        return (s0, jnp.asarray(0, jnp.int32), jnp.asarray(False), trace0)
+
+    def cond(carry):
+        _, t, done, _ = carry
+        return (~done) & (t < max_steps)
+
+    def body(carry):
+        s, t, _, trace = carry
+        new = step(s, t)
+        done = converged(s, new)
+        if record_energy:
+            trace = tuple(b.at[t + 1].set(v) for b, v in zip(trace, _eval_energy(energy, new)))
+        return new, t + 1, done, trace
 
     if fixed_steps:
 
@@ -228,22 +270,23 @@ def iterate_to_fixed_point(
             s = jax.tree.map(lambda a, b: jnp.where(done, a, b), s, new)
             return (s, jnp.where(done, t, t + 1), done | now, trace), None
 
-        (s, t, done, trace), _ = jax.lax.scan(scan_body, init, None, length=max_steps)
+        (s, t, done, trace), _ = jax.lax.scan(scan_body, start(state), None, length=max_steps)
+    elif implicit:
+        from .fixed_point import implicit_fixed_point
+
+        def forward(s0):
+            s, t, done, trace = jax.lax.while_loop(cond, body, start(s0))
+            return s, done, (t, trace)
+
+        s, done, (t, trace) = implicit_fixed_point(
+            forward,
+            lambda x: step(x, jnp.asarray(0, jnp.int32)),
+            state,
+            max_steps=max_steps,
+            tol=_adjoint_tol(state, adjoint_tol),
+        )
     else:
-
-        def cond(carry):
-            _, t, done, _ = carry
-            return (~done) & (t < max_steps)
-
-        def body(carry):
-            s, t, _, trace = carry
-            new = step(s, t)
-            done = converged(s, new)
-            if record_energy:
-                trace = tuple(b.at[t + 1].set(v) for b, v in zip(trace, _eval_energy(energy, new)))
-            return new, t + 1, done, trace
-
-        s, t, done, trace = jax.lax.while_loop(cond, body, init)
+        s, t, done, trace = jax.lax.while_loop(cond, body, start(state))
     seen = s if visible is None else visible(s)
     done = done & _all_finite(seen)
     return Retrieval(
@@ -252,8 +295,10 @@ def iterate_to_fixed_point(
 
 
 @eqx.filter_jit
-def _retrieve_batched(model, cues, rule, keys, max_steps, record_energy, fixed_steps):
+def _retrieve_batched(model, cues, rule, keys, max_steps, record_energy, fixed_steps, implicit):
     extra = {"fixed_steps": True} if fixed_steps else {}
+    if implicit:
+        extra = {"implicit": True}
 
     def one(cue, key):
         out = rule.run(
@@ -280,8 +325,9 @@ def retrieve(
     record_energy: bool = False,
     key: PRNGKeyArray | None = None,
     fixed_steps: bool = False,
+    gradient: str | None = None,
 ) -> Retrieval:
-    """Run the dynamics ``rule`` of ``model`` from every cue (jitted, batched over cues).
+    r"""Run the dynamics ``rule`` of ``model`` from every cue (jitted, batched over cues).
 
     **Arguments:**
 
@@ -298,12 +344,43 @@ def retrieve(
       (identical results); for ``ODE`` it means integrating the whole horizon ``t1`` without the
       early stop at a steady state (differentiable through diffrax's adjoint; the stopping time
       of the early stop is not).
+    * ``gradient`` — how ``jax.grad`` differentiates the retrieval (default ``None``: as set by
+      ``fixed_steps``, i.e. not reverse-differentiable unless ``fixed_steps=True``):
+
+      - ``"unrolled"`` — the same as ``fixed_steps=True``: reverse mode through every one of the
+        ``max_steps`` steps. Exact for the computed output whether or not it converged (e.g. a
+        few steps of ``Sync`` on a ModernHopfield: stacked attention); memory grows with
+        ``max_steps``; gradients also flow to the cues.
+      - ``"implicit"`` — the default early-stopping ``lax.while_loop`` (identical results),
+        differentiated at its fixed point :math:`x^* = f(x^*, \theta)` by the implicit function
+        theorem, :math:`\partial x^*/\partial\theta = (I - J_x)^{-1} J_\theta`, through the
+        custom VJP of :func:`damjax.dynamics.fixed_point` (the adjoint :math:`w = \bar x + J_x^T
+        w` is iterated up to ``max_steps`` times, to a relative tolerance of the rule's own
+        tolerance or 100 ulps, whichever is larger); constant memory. For continuous models with
+        ``Sync`` (:math:`f` = ``model.update``), ``Euler`` (:math:`f(y) = y + dt\,F(y)`) and
+        ``GradientDescent`` (:math:`f(x) = x - \alpha\nabla E(x)`, clamped entries equal to the
+        cue's, so gradients reach the clamped cue entries; free entries of a cue get none: an
+        attracting fixed point does not move with its start). Neurons that a model clamps
+        itself (:meth:`damjax.HierarchicalNetwork.clamp`) are held at the cue in the same way
+        (``model.hold`` / ``ode_hold``) and get gradients too. **Valid only** at a converged
+        fixed point where :math:`f` contracts (spectral radius of :math:`J_x` below one: an
+        attractor, e.g. a retrieved, well-separated pattern; for ``Euler`` a stable steady state
+        and a small enough ``dt``). Otherwise the gradient is NaN, never a silently wrong number:
+        when a cue's retrieval did not converge (``converged=False``), when the adjoint
+        iteration does not converge within ``max_steps`` (a saddle, a metastable state, a too
+        large step), and when the loss uses the energy trace (its gradient is the trajectory's,
+        not the fixed point's; use ``"unrolled"``). Use ``"unrolled"`` for a fixed small number
+        of steps (e.g. ``OneStep``) or for unconverged states. Not for binary models or
+        ``Async`` (discrete states have no derivative), ``OneStep`` (one step is no fixed
+        point) or ``ODE`` (use ``fixed_steps=True``, diffrax's adjoint).
 
     **Returns:** a :class:`Retrieval` with a leading batch axis matching ``cues``; ``status``
     says per cue why the run stopped (:class:`RESULTS`).
 
     **Raises:** ``TypeError`` / ``ValueError`` for a wrong rule or model, a bad ``max_steps``,
-    cues of the wrong shape, a missing ``key``, or ``fixed_steps`` with a rule that lacks it;
+    cues of the wrong shape, a missing ``key``, ``fixed_steps`` with a rule that lacks it, a
+    ``gradient`` other than ``None`` / ``"unrolled"`` / ``"implicit"``, or ``"implicit"`` with a
+    rule or model that cannot support it (or together with ``fixed_steps=True``);
     value checks of the cues (NaN, +-1 entries) run only when the cues are concrete.
 
     Validation happens here, at the boundary, on what is known before tracing (types, shapes,
@@ -320,6 +397,27 @@ def retrieve(
         raise TypeError(f"`model` must be a damjax memory model; got {type(model).__name__}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"`max_steps` must be an integer >= 1; got {max_steps!r}")
+    if gradient not in (None, "unrolled", "implicit"):
+        raise ValueError(f"`gradient` must be None, 'unrolled' or 'implicit'; got {gradient!r}")
+    implicit = gradient == "implicit"
+    if implicit:
+        if fixed_steps:
+            raise ValueError(
+                "`gradient='implicit'` differentiates the early-stopping loop at its fixed point; "
+                "`fixed_steps=True` is the unrolled mode: give one of them"
+            )
+        if isinstance(model, AbstractBinaryMemory):
+            raise TypeError(
+                f"`gradient='implicit'` needs a continuous model; {type(model).__name__} has "
+                "discrete (+-1) states, whose updates have no derivative"
+            )
+        if not rule.supports_implicit:
+            raise ValueError(
+                f"`gradient='implicit'` is not supported by rule {type(rule).__name__}: it needs "
+                "a rule that iterates a time-independent map to a fixed point (Sync, Euler, "
+                "GradientDescent); use gradient='unrolled' (fixed_steps=True) instead"
+            )
+    fixed_steps = bool(fixed_steps) or gradient == "unrolled"
     if fixed_steps and not rule.supports_fixed_steps:
         raise ValueError(
             f"`fixed_steps=True` is not supported by rule {type(rule).__name__} (see retrieve)"
@@ -343,7 +441,9 @@ def retrieve(
         key = jax.random.key(0)
     check_key(key)
     keys = jax.random.split(key, batch.shape[0])
-    out = _retrieve_batched(model, batch, rule, keys, max_steps, record_energy, bool(fixed_steps))
+    out = _retrieve_batched(
+        model, batch, rule, keys, max_steps, record_energy, fixed_steps, implicit
+    )
     if single:
         out = jax.tree.map(lambda x: x[0], out)
     return out

@@ -82,7 +82,11 @@ class Euler(AbstractContinuousRule):
       ``tol * dt * max(1, max|y|)`` (> 0, default 1e-5).
 
     ``steps`` counts Euler steps; with ``record_energy`` the energy of the ODE state is recorded
-    before the first and after every step (NaN-padded after convergence).
+    before the first and after every step (NaN-padded after convergence). Differentiable with
+    ``retrieve(..., gradient="unrolled")`` and ``gradient="implicit"`` (at the steady state
+    ``F(y*) = 0``, the fixed point of ``y -> y + dt F(y)``; valid at a stable steady state with
+    ``dt`` small enough for that map to contract; the adjoint's relative tolerance is
+    ``tol * dt``; see :func:`damjax.retrieve`).
     """
 
     dt: float
@@ -96,11 +100,21 @@ class Euler(AbstractContinuousRule):
     def supports_fixed_steps(self) -> bool:
         return True
 
-    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False) -> Retrieval:
+    @property
+    def supports_implicit(self) -> bool:
+        return True
+
+    def run(
+        self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False
+    ) -> Retrieval:
         dt, tol = self.dt, self.tol
 
+        y0 = model.ode_init(state)
+
         def step(y, t):
-            return jax.tree.map(lambda a, b: a + dt * b, y, model.ode_field(y))
+            # held (clamped) coordinates stay y0's: the same values (their field is 0), and the
+            # fixed-point map of gradient="implicit" then depends on the clamped cue entries
+            return model.ode_hold(jax.tree.map(lambda a, b: a + dt * b, y, model.ode_field(y)), y0)
 
         def converged(old, new):
             moved = _max_abs(jax.tree.map(lambda a, b: a - b, new, old))
@@ -109,11 +123,13 @@ class Euler(AbstractContinuousRule):
         out = iterate_to_fixed_point(
             step,
             model.ode_energy,
-            model.ode_init(state),
+            y0,
             max_steps=max_steps,
             record_energy=record_energy,
             converged=converged,
             fixed_steps=fixed_steps,
+            implicit=implicit,
+            adjoint_tol=tol * dt,
         )
         return eqx.tree_at(lambda r: r.states, out, model.ode_visible(out.states))
 

@@ -31,7 +31,10 @@ r"""Differentiable fixed-point iteration :math:`x^* = f(x^*)`, with two ways to 
     converge within ``max_steps``, the gradients are NaN (never silently wrong). No gradient flows
     to :math:`x_0` (the fixed point does not depend on where the iteration started).
 
-Both modes agree when the unrolled iteration has run to convergence (tested).
+Both modes agree when the unrolled iteration has run to convergence (tested). The implicit mode's
+custom VJP is :func:`implicit_fixed_point`, which takes any non-differentiated solver as its
+forward pass: :func:`damjax.retrieve` uses it for ``gradient="implicit"`` (the rule's own
+early-stopping loop forward, its step map as ``f``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import numpy as np
 
 from .._custom_types import Array, Bool, Int
 
-__all__ = ["FixedPoint", "fixed_point"]
+__all__ = ["FixedPoint", "fixed_point", "implicit_fixed_point"]
 
 GRADIENTS = ("unrolled", "implicit")
 
@@ -113,14 +116,18 @@ def _zero_cotangent(x):
     return np.zeros(x.shape, dtype=jax.dtypes.float0)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 3, 4))
-def _implicit(f, consts, x0, max_steps, tol):
-    return _iterate_while(lambda x: f(x, *consts), x0, max_steps, tol)
+# ``forward`` and ``f`` arrive closure-converted (eqx.filter_closure_convert) and split into their
+# static part (nondiff) and their arrays ``fw_consts`` / ``consts`` (every closed-over array or
+# tracer, boolean masks included: jax.closure_convert would leave integer / boolean tracers in the
+# closure, where they leak out of an enclosing jit).
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 5, 6))
+def _implicit(forward, f, fw_consts, consts, x0, max_steps, tol):
+    return eqx.combine(fw_consts, forward)(x0)
 
 
-def _implicit_fwd(f, consts, x0, max_steps, tol):
-    out = _iterate_while(lambda x: f(x, *consts), x0, max_steps, tol)
-    return out, (consts, out[0], out[2], x0)
+def _implicit_fwd(forward, f, fw_consts, consts, x0, max_steps, tol):
+    out = eqx.combine(fw_consts, forward)(x0)
+    return out, (fw_consts, consts, out[0], out[1], x0)
 
 
 def _nan_unless(ok, c):
@@ -129,10 +136,23 @@ def _nan_unless(ok, c):
     return jnp.where(ok, c, jnp.nan)
 
 
-def _implicit_bwd(f, max_steps, tol, res, cotangents):
-    consts, x_star, forward_done, x0 = res
-    x_bar = cotangents[0]
-    _, vjp_x = jax.vjp(lambda x: f(x, *consts), x_star)
+def _unused(cotangent) -> Bool[Array, ""]:
+    """True when no inexact leaf of ``cotangent`` is nonzero (the output was not used)."""
+    leaves = [
+        c
+        for c in jax.tree.leaves(cotangent)
+        if c is not None and jnp.issubdtype(jnp.result_type(c), jnp.inexact)
+    ]
+    if not leaves:
+        return jnp.asarray(True)
+    return jnp.all(jnp.stack([jnp.all(c == 0) for c in leaves]))
+
+
+def _implicit_bwd(forward, f, max_steps, tol, res, cotangents):
+    fw_consts, consts, x_star, forward_done, x0 = res
+    x_bar, _, aux_bar = cotangents
+    fmap = eqx.combine(consts, f)
+    _, vjp_x = jax.vjp(fmap, x_star)
 
     # adjoint equation w = x_bar + J_x^T w, solved by the same (contracting) iteration
     def adjoint(w):
@@ -140,15 +160,45 @@ def _implicit_bwd(f, max_steps, tol, res, cotangents):
         return jax.tree.map(jnp.add, x_bar, jw)
 
     w, _, adjoint_done = _iterate_while(adjoint, x_bar, max_steps, tol)
-    _, vjp_c = jax.vjp(lambda *c: f(x_star, *c), *consts)
-    # the implicit gradient exists only at a converged fixed point with a convergent adjoint:
-    # anything else gets NaN, never a silently wrong gradient
-    ok = forward_done & adjoint_done
-    c_bar = jax.tree.map(lambda c: _nan_unless(ok, c), vjp_c(w))
-    return tuple(c_bar), jax.tree.map(_zero_cotangent, x0)
+    _, vjp_c = jax.vjp(lambda c: eqx.combine(c, f)(x_star), consts)
+    # the implicit gradient exists only at a converged fixed point with a convergent adjoint,
+    # and only for the fixed point itself (not for the solver's by-products, e.g. an energy
+    # trace, whose gradient is that of the trajectory): anything else gets NaN, never a
+    # silently wrong gradient
+    ok = forward_done & adjoint_done & _unused(aux_bar)
+    (c_bar,) = vjp_c(w)
+    c_bar = jax.tree.map(lambda c: _nan_unless(ok, c), c_bar)
+    fw_bar = jax.tree.map(_zero_cotangent, fw_consts)
+    return fw_bar, c_bar, jax.tree.map(_zero_cotangent, x0)
 
 
 _implicit.defvjp(_implicit_fwd, _implicit_bwd)
+
+
+def implicit_fixed_point(forward: Callable, f: Callable, x0, *, max_steps: int, tol: float):
+    r"""The output of a (non-differentiated) solver ``forward``, differentiated implicitly at its
+    fixed point of ``f``: the one ``jax.custom_vjp`` behind ``gradient="implicit"`` of both
+    :func:`fixed_point` and :func:`damjax.retrieve`.
+
+    **Arguments:**
+
+    * ``forward`` — ``x0 -> (x_star, converged, aux)``: any solver (a ``lax.while_loop``, ...)
+      that returns the fixed point of ``f`` it reached, a boolean scalar, and by-products
+      (step counts, energy traces; a pytree).
+    * ``f`` — the fixed-point map ``x -> x`` with ``x_star = f(x_star)`` at convergence; what it
+      closes over (weights, stored patterns, clamped cue entries) is what gradients flow to.
+    * ``x0`` — the starting state; it gets a zero cotangent.
+    * ``max_steps``, ``tol`` — budget and relative tolerance of the adjoint iteration
+      :math:`w = ar x + J_x^T w` (see the module docstring).
+
+    **Returns:** ``forward(x0)``. The cotangent of ``x_star`` is pulled back through
+    :math:`J_	heta^T w`; it is NaN when ``converged`` is False, when the adjoint iteration does
+    not converge within ``max_steps``, or when a loss depends on ``aux`` (whose gradient is not
+    the fixed point's).
+    """
+    consts, f_static = eqx.partition(eqx.filter_closure_convert(f, x0), eqx.is_array)
+    fw_consts, fw_static = eqx.partition(eqx.filter_closure_convert(forward, x0), eqx.is_array)
+    return _implicit(fw_static, f_static, fw_consts, consts, x0, max_steps, tol)
 
 
 def fixed_point(
@@ -206,6 +256,10 @@ def fixed_point(
     if gradient == "unrolled":
         x, t, done = _iterate_unrolled(f, x0, max_steps, tol)
     else:
-        f_conv, consts = jax.closure_convert(f, x0)
-        x, t, done = _implicit(f_conv, tuple(consts), x0, max_steps, tol)
+
+        def forward(x):
+            x, t, done = _iterate_while(f, x, max_steps, tol)
+            return x, done, t
+
+        x, done, t = implicit_fixed_point(forward, f, x0, max_steps=max_steps, tol=tol)
     return FixedPoint(value=x, steps=t, converged=done)

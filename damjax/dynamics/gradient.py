@@ -35,6 +35,9 @@ class GradientDescent(AbstractRule):
       (shared by all cues of a batch).
     * ``tol`` — convergence tolerance on the largest change of a step (>= 0).
 
+    Differentiable with ``retrieve(..., gradient="unrolled")`` and ``gradient="implicit"`` (at a
+    minimum of the energy over the free entries; see :func:`damjax.retrieve`).
+
     **Raises:** ``ValueError`` for ``step_size <= 0``, ``tol < 0`` or a clamp mask that is not 1-D
     or does not match the model's width; ``TypeError`` for binary models (their energies are not
     defined between the corners of the hypercube; use ``Sync`` / ``Async``).
@@ -70,17 +73,23 @@ class GradientDescent(AbstractRule):
     def supports_fixed_steps(self) -> bool:
         return True
 
-    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
+    @property
+    def supports_implicit(self) -> bool:
+        return True
+
+    def run(
+        self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False
+    ):
         if not jnp.issubdtype(state.dtype, jnp.floating):
             state = state.astype(jnp.result_type(float))
         grad = jax.grad(model.energy)
         free = None if self.clamp is None else ~jnp.asarray(self.clamp, bool)
 
         def step(x, t):
-            g = grad(x)
-            if free is not None:
-                g = jnp.where(free, g, jnp.zeros_like(g))
-            return x - jnp.asarray(self.step_size, x.dtype) * g
+            new = x - jnp.asarray(self.step_size, x.dtype) * grad(x)
+            # clamped entries are the cue's (the same values as keeping x there, and the
+            # fixed-point map of gradient="implicit" then depends on the clamped cue entries)
+            return new if free is None else jnp.where(free, new, state)
 
         def converged(old, new):
             return jnp.max(jnp.abs(new - old)) <= self.tol
@@ -93,4 +102,6 @@ class GradientDescent(AbstractRule):
             record_energy=record_energy,
             converged=converged,
             fixed_steps=fixed_steps,
+            implicit=implicit,
+            adjoint_tol=self.tol,
         )

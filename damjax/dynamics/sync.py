@@ -14,16 +14,18 @@ def _check_tol(tol):
     check_finite_scalar(tol, "tol", nonnegative=True)
 
 
-def _synchronous(model, state, tol, max_steps, record_energy, fixed_steps):
+def _synchronous(model, state, tol, max_steps, record_energy, fixed_steps, implicit=False):
     """``s <- model.update(s)`` through the one loop, converged when ``max|new - old| <= tol``."""
     return iterate_to_fixed_point(
-        lambda s, t: model.update(s),
+        lambda s, t: model.hold(model.update(s), state),
         scaled_energy_fn(model),
         state,
         max_steps=max_steps,
         record_energy=record_energy,
         converged=lambda old, new: jnp.max(jnp.abs(new - old)) <= tol,
         fixed_steps=fixed_steps,
+        implicit=implicit,
+        adjoint_tol=tol,
     )
 
 
@@ -46,12 +48,23 @@ class Sync(_AbstractSynchronous):
 
     **Arguments:** ``tol`` — convergence when ``max|s_new - s| <= tol`` (0 = exact fixed point, the
     right choice for binary states; continuous models use a small positive tolerance).
+
+    Differentiable with ``retrieve(..., gradient="unrolled")`` (any model) and, for continuous
+    models, ``gradient="implicit"`` at the fixed point ``s* = model.update(s*)`` (see
+    :func:`damjax.retrieve`; with ``tol = 0`` the forward loop needs an exact fixed point, so
+    give continuous models a small ``tol``, which is also the adjoint's relative tolerance).
     """
 
     tol: float = 0.0
 
-    def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False):
-        return _synchronous(model, state, self.tol, max_steps, record_energy, fixed_steps)
+    @property
+    def supports_implicit(self) -> bool:
+        return True
+
+    def run(
+        self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False
+    ):
+        return _synchronous(model, state, self.tol, max_steps, record_energy, fixed_steps, implicit)
 
 
 class OneStep(_AbstractSynchronous):

@@ -9,9 +9,12 @@ from ._continuous import AbstractContinuousMemory as AbstractContinuousMemory
 from .binary import BinaryDAM as BinaryDAM
 from .classifier import DAMClassifier as DAMClassifier
 from .exp_dam import ExpDAM as ExpDAM
+from .hierarchical import AbstractSynapse as AbstractSynapse
+from .hierarchical import ConvSynapse as ConvSynapse
 from .hierarchical import DenseSynapse as DenseSynapse
 from .hierarchical import HierarchicalNetwork as HierarchicalNetwork
 from .hierarchical import NeuronLayer as NeuronLayer
+from .hierarchical import PoolSynapse as PoolSynapse
 from .hopfield import HopfieldNetwork as HopfieldNetwork
 from .kernelized import KernelizedHopfield as KernelizedHopfield
 from .lagrangian import LagrangianNetwork as LagrangianNetwork

@@ -42,6 +42,13 @@ class AbstractMemory(eqx.Module):
         """Raise a clear error when ``state`` does not fit this model (called before tracing)."""
         check_state_width(state, self.dim, name)
 
+    def hold(self, new: Float[Array, " N"], cue: Float[Array, " N"]) -> Float[Array, " N"]:
+        """``new`` with the neurons that the dynamics never move (clamped ones) set to the cue's
+        values. Default: ``new`` (nothing is held). Rules apply it after every step (the values
+        do not change: held neurons keep the cue's anyway); it makes the dependence of a fixed
+        point on the held part of the cue explicit for ``retrieve(..., gradient="implicit")``."""
+        return new
+
     def is_fixed_point(self, state: Float[Array, " N"]) -> Bool[Array, ""]:
         """True when one synchronous step leaves ``state`` exactly unchanged (the one fixed-point
         test of damjax: :func:`damjax.capacity.is_fixed_point` and

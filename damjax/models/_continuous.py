@@ -41,6 +41,11 @@ class AbstractContinuousMemory(AbstractMemory):
         """The visible state contained in ``y``."""
         return y
 
+    def ode_hold(self, y, y0):
+        """The ODE state ``y`` with held (clamped) coordinates set to those of ``y0``; the ODE
+        counterpart of :meth:`~damjax.AbstractMemory.hold`. Default: ``y``."""
+        return y
+
     def check_state(self, state, name: str = "cues"):
         """Width check, and a clear error for NaN / inf cues (instead of silent NaN results)."""
         super().check_state(state, name)

@@ -8,7 +8,9 @@ from one energy.
 :math:`L_a` (a :mod:`damjax.components.lagrangians` module), activations
 :math:`g_a = \partial L_a/\partial x_a` (``jax.grad``), a time constant :math:`\tau_a` and an input
 current :math:`I_a`. **Synapses.** A dense synapse :math:`W` of shape (N_post, N_pre) joins a
-lower layer to a higher one with interaction energy :math:`-g_{\mathrm{post}}^T W g_{\mathrm{pre}}`.
+lower layer to a higher one with interaction energy :math:`-g_{\mathrm{post}}^T W g_{\mathrm{pre}}`;
+a convolutional one (:class:`ConvSynapse`) or a pooling one (:class:`PoolSynapse`) replaces
+:math:`W g_{\mathrm{pre}}` by a convolution or a pooling of the layer read as an image.
 **Energy** (Krotov 2021, eq. 2; hamux: the nodes' Legendre terms plus the edges' energies):
 
 .. math::
@@ -42,6 +44,8 @@ never move (pattern completion from a partial cue).
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -52,7 +56,14 @@ from .._validation import check_positive_scalar, check_real_matrix
 from ..components.lagrangians import AbstractLagrangian, as_lagrangian
 from ._continuous import AbstractContinuousMemory
 
-__all__ = ["DenseSynapse", "HierarchicalNetwork", "NeuronLayer"]
+__all__ = [
+    "AbstractSynapse",
+    "ConvSynapse",
+    "DenseSynapse",
+    "HierarchicalNetwork",
+    "NeuronLayer",
+    "PoolSynapse",
+]
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -84,7 +95,47 @@ class NeuronLayer(eqx.Module):
         self.I = I
 
 
-class DenseSynapse(eqx.Module):
+def _check_pre_post(pre, post):
+    for v, name in ((pre, "pre"), (post, "post")):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"`{name}` must be a layer index >= 0; got {v!r}")
+    if not pre < post:
+        raise ValueError(
+            f"a synapse joins a lower layer to a higher one: need pre < post; "
+            f"got pre={pre}, post={post}"
+        )
+    return int(pre), int(post)
+
+
+class AbstractSynapse(eqx.Module):
+    r"""A synapse from layer ``pre`` to the higher layer ``post``: an interaction energy
+    :math:`E_s(g_{\mathrm{pre}}, g_{\mathrm{post}})` of the two layers' activations. The
+    dynamics take its gradients by ``jax.grad``, so any energy that is differentiable in the
+    activations keeps the network's energy non-increasing (module docstring)."""
+
+    pre: eqx.AbstractVar[int]
+    post: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def drive(self, g_pre: Float[Array, " Npre"]) -> Float[Array, " Npost"]:
+        """The linear (or piecewise linear) map of the pre-activations whose dot product with
+        ``g_post`` is minus the energy."""
+
+    def energy(self, gs) -> Scalar:
+        r""":math:`-g_{\mathrm{post}}\cdot \mathrm{drive}(g_{\mathrm{pre}})`."""
+        return -jnp.dot(gs[self.post], self.drive(gs[self.pre]))
+
+    def check_widths(self, n_pre: int, n_post: int, i: int) -> None:
+        """Raise a clear ``ValueError`` when the synapse does not fit layers of these widths."""
+        out = jax.eval_shape(self.drive, jax.ShapeDtypeStruct((n_pre,), jnp.float32)).shape
+        if out != (n_post,):
+            raise ValueError(
+                f"synapse {i} ({self.pre} -> {self.post}) maps a layer of width {n_pre} to shape "
+                f"{out}; layer {self.post} has width {n_post}"
+            )
+
+
+class DenseSynapse(AbstractSynapse):
     r"""A dense synapse from layer ``pre`` to the higher layer ``post`` with weights ``W`` of shape
     (N_post, N_pre) and energy :math:`-g_{\mathrm{post}}^T W g_{\mathrm{pre}}`."""
 
@@ -94,18 +145,129 @@ class DenseSynapse(eqx.Module):
 
     def __init__(self, W, *, pre: int, post: int):
         self.W = check_real_matrix(W, "W", "(N_post, N_pre)")
-        for v, name in ((pre, "pre"), (post, "post")):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"`{name}` must be a layer index >= 0; got {v!r}")
-        if not pre < post:
-            raise ValueError(
-                f"a synapse joins a lower layer to a higher one: need pre < post; "
-                f"got pre={pre}, post={post}"
-            )
-        self.pre, self.post = int(pre), int(post)
+        self.pre, self.post = _check_pre_post(pre, post)
 
-    def energy(self, gs) -> Scalar:
-        return -jnp.dot(gs[self.post], jnp.matmul(self.W, gs[self.pre], precision=_HI))
+    def drive(self, g_pre):
+        return jnp.matmul(self.W, g_pre, precision=_HI)
+
+    def check_widths(self, n_pre, n_post, i):
+        if self.W.shape != (n_post, n_pre):
+            raise ValueError(
+                f"synapse {i} ({self.pre} -> {self.post}) must have W of shape (N_post, N_pre) = "
+                f"{(n_post, n_pre)}; got {self.W.shape}"
+            )
+
+
+def _check_image_shape(shape, name="in_shape"):
+    shape = tuple(shape)
+    if len(shape) != 3 or any(isinstance(v, bool) or int(v) != v or v < 1 for v in shape):
+        raise ValueError(
+            f"`{name}` must be (channels, height, width) of positive integers; got {shape}"
+        )
+    return tuple(int(v) for v in shape)
+
+
+def _check_image_width(syn, n_pre, i):
+    size = int(np.prod(syn.in_shape))
+    if n_pre != size:
+        raise ValueError(
+            f"synapse {i} ({syn.pre} -> {syn.post}) reads layer {syn.pre} as an image of "
+            f"`in_shape` {syn.in_shape} ({size} neurons); layer {syn.pre} has width {n_pre}"
+        )
+
+
+def _check_pair(v, name):
+    v = (v, v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else tuple(v)
+    if len(v) != 2 or any(isinstance(x, bool) or int(x) != x or x < 1 for x in v):
+        raise ValueError(f"`{name}` must be a positive integer or a pair of them; got {v!r}")
+    return tuple(int(x) for x in v)
+
+
+class ConvSynapse(AbstractSynapse):
+    r"""A convolutional synapse: layer ``pre`` read as an image of shape ``in_shape`` = (C_in, H,
+    W) (C order), ``kernel`` of shape (C_out, C_in, k_h, k_w), energy
+    :math:`-g_{\mathrm{post}}\cdot(\kappa \star g_{\mathrm{pre}})` with the cross-correlation
+    of ``jax.lax.conv_general_dilated`` (``stride``, ``padding`` "VALID" or "SAME"), so layer
+    ``post`` has width C_out * H_out * W_out. It is the dense synapse whose matrix applies the
+    convolution (tested); hamux's convolutional edges are the same energy.
+    """
+
+    kernel: Float[Array, "Co Ci kh kw"]
+    pre: int = eqx.field(static=True)
+    post: int = eqx.field(static=True)
+    in_shape: tuple[int, int, int] = eqx.field(static=True)
+    stride: tuple[int, int] = eqx.field(static=True)
+    padding: str = eqx.field(static=True)
+
+    def __init__(self, kernel, *, pre: int, post: int, in_shape, stride=1, padding="VALID"):
+        kernel = jnp.asarray(kernel)
+        if kernel.ndim != 4 or not jnp.issubdtype(kernel.dtype, jnp.floating):
+            raise ValueError(
+                f"`kernel` must be a float array of shape (C_out, C_in, k_h, k_w); got "
+                f"{kernel.dtype} {kernel.shape}"
+            )
+        self.pre, self.post = _check_pre_post(pre, post)
+        self.in_shape = _check_image_shape(in_shape)
+        if kernel.shape[1] != self.in_shape[0]:
+            raise ValueError(
+                f"`kernel` has {kernel.shape[1]} input channels; `in_shape` has {self.in_shape[0]}"
+            )
+        self.stride = _check_pair(stride, "stride")
+        if padding not in ("VALID", "SAME"):
+            raise ValueError(f"`padding` must be 'VALID' or 'SAME'; got {padding!r}")
+        self.padding = padding
+        self.kernel = kernel
+
+    def drive(self, g_pre):
+        img = g_pre.reshape((1,) + self.in_shape)
+        out = jax.lax.conv_general_dilated(
+            img, self.kernel.astype(img.dtype), self.stride, self.padding, precision=_HI
+        )
+        return out.reshape(-1)
+
+    def check_widths(self, n_pre, n_post, i):
+        _check_image_width(self, n_pre, i)
+        super().check_widths(n_pre, n_post, i)
+
+
+class PoolSynapse(AbstractSynapse):
+    r"""A pooling synapse without weights: layer ``pre`` read as an image ``in_shape`` = (C, H, W),
+    energy :math:`-g_{\mathrm{post}}\cdot \mathrm{pool}(g_{\mathrm{pre}})` over ``window``
+    patches (``stride`` default = ``window``, "VALID"), ``kind`` "avg" (a linear map: a dense
+    synapse, tested) or "max" (piecewise linear; its energy is differentiable almost everywhere,
+    the gradient flows to each window's largest activation, and the energy still never increases
+    between the kinks). Layer ``post`` has width C * H_out * W_out.
+    """
+
+    pre: int = eqx.field(static=True)
+    post: int = eqx.field(static=True)
+    in_shape: tuple[int, int, int] = eqx.field(static=True)
+    window: tuple[int, int] = eqx.field(static=True)
+    stride: tuple[int, int] = eqx.field(static=True)
+    kind: str = eqx.field(static=True)
+
+    def __init__(self, *, pre: int, post: int, in_shape, window=2, stride=None, kind="avg"):
+        self.pre, self.post = _check_pre_post(pre, post)
+        self.in_shape = _check_image_shape(in_shape)
+        self.window = _check_pair(window, "window")
+        self.stride = self.window if stride is None else _check_pair(stride, "stride")
+        if kind not in ("avg", "max"):
+            raise ValueError(f"`kind` must be 'avg' or 'max'; got {kind!r}")
+        self.kind = kind
+
+    def drive(self, g_pre):
+        img = g_pre.reshape(self.in_shape)
+        dims, strides = (1,) + self.window, (1,) + self.stride
+        if self.kind == "max":
+            out = jax.lax.reduce_window(img, -jnp.inf, jax.lax.max, dims, strides, "VALID")
+        else:
+            out = jax.lax.reduce_window(img, 0.0, jax.lax.add, dims, strides, "VALID")
+            out = out / (self.window[0] * self.window[1])
+        return out.reshape(-1)
+
+    def check_widths(self, n_pre, n_post, i):
+        _check_image_width(self, n_pre, i)
+        super().check_widths(n_pre, n_post, i)
 
 
 class HierarchicalNetwork(AbstractContinuousMemory):
@@ -114,7 +276,8 @@ class HierarchicalNetwork(AbstractContinuousMemory):
     **Arguments:**
 
     * ``layers`` — a sequence of :class:`NeuronLayer` (at least two; layer 0 is visible).
-    * ``synapses`` — a sequence of :class:`DenseSynapse` whose weights match the layers' widths.
+    * ``synapses`` — a sequence of synapses (:class:`DenseSynapse`, :class:`ConvSynapse`,
+      :class:`PoolSynapse`, any :class:`AbstractSynapse`) that match the layers' widths.
     * ``clamped`` — optional (N_0,) bool: visible neurons held at their initial value.
 
     **Raises:** ``ValueError`` for fewer than two layers, a synapse that names a missing layer or
@@ -124,25 +287,22 @@ class HierarchicalNetwork(AbstractContinuousMemory):
     """
 
     layers: tuple[NeuronLayer, ...]
-    synapses: tuple[DenseSynapse, ...]
+    synapses: tuple[AbstractSynapse, ...]
     clamped: Bool[Array, " N0"] | None
 
     def __init__(self, layers, synapses, *, clamped=None):
         layers, synapses = tuple(layers), tuple(synapses)
         if len(layers) < 2 or not all(isinstance(x, NeuronLayer) for x in layers):
             raise ValueError("`layers` must be at least two NeuronLayer objects")
-        if not synapses or not all(isinstance(s, DenseSynapse) for s in synapses):
-            raise ValueError("`synapses` must be one or more DenseSynapse objects")
+        if not synapses or not all(isinstance(s, AbstractSynapse) for s in synapses):
+            raise ValueError(
+                "`synapses` must be one or more synapses (DenseSynapse, ConvSynapse, PoolSynapse)"
+            )
         connected = set()
         for i, s in enumerate(synapses):
             if s.post >= len(layers):
                 raise ValueError(f"synapse {i} joins layer {s.post}; there are {len(layers)}")
-            want = (layers[s.post].width, layers[s.pre].width)
-            if s.W.shape != want:
-                raise ValueError(
-                    f"synapse {i} ({s.pre} -> {s.post}) must have W of shape (N_post, N_pre) = "
-                    f"{want}; got {s.W.shape}"
-                )
+            s.check_widths(layers[s.pre].width, layers[s.post].width, i)
             connected |= {s.pre, s.post}
         if connected != set(range(len(layers))):
             missing = sorted(set(range(len(layers))) - connected)
@@ -290,3 +450,11 @@ class HierarchicalNetwork(AbstractContinuousMemory):
 
     def ode_visible(self, y):
         return y[0]
+
+    def hold(self, new, cue):
+        """``new`` with the clamped visible neurons set to ``cue``'s values."""
+        return new if self.clamped is None else jnp.where(self.clamped, cue, new)
+
+    def ode_hold(self, y, y0):
+        """``y`` with the clamped visible neurons set to ``y0``'s values."""
+        return (self.hold(y[0], y0[0]),) + tuple(y[1:])
