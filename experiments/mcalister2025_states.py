@@ -204,7 +204,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
     gen_pools, gen_counts = {}, {}
     for i, Pb in enumerate(cfg["P_tests"]):
         gen_pools[Pb], gen_counts[Pb] = _pool(
-            jax.random.fold_in(k_gen, i), cfg, Pb, cfg["rounds_test"]
+            jax.random.fold_in(k_gen, i), cfg, Pb, cfg["rounds_test"], mpc
         )
 
     # class-balanced training set
