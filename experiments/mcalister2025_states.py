@@ -463,7 +463,10 @@ def run(out: Path, *, quick: bool) -> Outcome:
             "what": "the data set pools networks over an (E, p) grid",
             "why": "with Hebbian storage one network rarely holds both stable examples (learned) "
             "and prototype states; the grid spans the regimes the paper varies "
-            f"(networks holding both: {both_fit} of {len(fit_counts)})",
+            f"(networks holding both: {both_fit} of {len(fit_counts)}). Consequence: learned vs "
+            "prototype is confounded with the network's (E, p), and raw profiles carry the "
+            "network's energy scale; the per-condition accuracies (two classes each) and the "
+            "normalised profiles are the checks free of that cue",
         },
         {
             "what": "starts: random states plus the stored examples and the prototypes; one state "
