@@ -466,7 +466,7 @@ def run(out: Path, *, quick: bool) -> Outcome:
             f"(networks holding both: {both_fit} of {len(fit_counts)}). Consequence: learned vs "
             "prototype is confounded with the network's (E, p), and raw profiles carry the "
             "network's energy scale; the per-condition accuracies (two classes each) and the "
-            "normalised profiles are the checks free of that cue",
+            "normalised profiles (no scale) depend less on that cue",
         },
         {
             "what": "starts: random states plus the stored examples and the prototypes; one state "
