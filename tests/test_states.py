@@ -256,8 +256,10 @@ def test_classifiers_learn_separable_profiles(getkey):
         assert set(np.unique(clf.predict(Xt))) <= {0, 1}
     with pytest.raises(ValueError, match="one of"):
         S.make_classifier("forest")
-    with pytest.raises(ValueError, match="two classes"):
-        S.StabilityRatioClassifier().fit(X, np.arange(len(y)) % 3)
+    with pytest.raises(ValueError, match="2 to 4 classes"):
+        S.StabilityRatioClassifier().fit(X, np.arange(len(y)) % 5)
+    with pytest.raises(ValueError, match="2 to 4 classes"):
+        S.StabilityRatioClassifier().fit(X, np.zeros(len(y), int))
 
 
 def test_stability_ratio_threshold_is_optimal(getkey):
@@ -270,6 +272,78 @@ def test_stability_ratio_threshold_is_optimal(getkey):
         max(np.mean((r >= t) == (y == c)) for t in np.concatenate([r, [np.inf]])) for c in (0, 1)
     )
     assert np.isclose(clf.score(X, y), best)
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_stability_ratio_intervals_are_optimal_brute_force(num_classes):
+    # every order of the classes along the ratio and every choice of thresholds, exhaustively
+    rng = np.random.default_rng(num_classes)
+    for _ in range(15):
+        n = int(rng.integers(6, 13))
+        X = np.round(-rng.uniform(0.1, 1.0, size=(n, 4)), 1)  # rounding makes ratio ties
+        y = rng.integers(0, num_classes, n)
+        if np.unique(y).size < 2:
+            continue
+        clf = S.StabilityRatioClassifier().fit(X, y)
+        r = np.asarray(S.stability_ratio(X))
+        v = np.unique(r)
+        edges = np.concatenate([[v[0] - 1], (v[:-1] + v[1:]) / 2, [v[-1] + 1]])
+        classes = np.unique(y)
+        best = max(
+            np.mean(np.array(order)[np.searchsorted(np.array(ts), r, side="right")] == y)
+            for order in itertools.permutations(classes)
+            for ts in itertools.combinations_with_replacement(edges, classes.size - 1)
+        )
+        assert np.isclose(clf.score(X, y), best)
+        assert np.all(np.diff(clf.thresholds_) >= 0)
+        assert set(np.unique(clf.predict(X))) <= set(classes.tolist())
+
+
+def test_balanced_accuracy_and_interval():
+    y = np.array([0] * 10 + [1] * 30 + [2] * 60)
+    pred = y.copy()
+    pred[:3] = 1  # class 0: 7/10
+    pred[10:16] = 2  # class 1: 24/30
+    acc, half = S.balanced_accuracy(y, pred)
+    assert np.isclose(acc, (0.7 + 0.8 + 1.0) / 3)
+    ref = 0.0
+    for k, n in ((7, 10), (24, 30), (60, 60)):
+        t = (k + 2) / (n + 4)
+        ref += t * (1 - t) / (n + 4)
+    assert np.isclose(half, 1.96 * np.sqrt(ref) / 3)
+    assert half > 0  # a perfect class still has a non-zero width
+    # balanced test set: balanced accuracy == plain accuracy; the width shrinks like 1/sqrt(n)
+    yb = np.repeat([0, 1], 50)
+    pb = np.where(np.arange(100) % 5 == 0, 1 - yb, yb)
+    assert np.isclose(S.balanced_accuracy(yb, pb)[0], np.mean(pb == yb))
+    big = S.balanced_accuracy(np.tile(yb, 16), np.tile(pb, 16))[1]
+    assert big < S.balanced_accuracy(yb, pb)[1] / 3
+    with pytest.raises(ValueError, match="equal shape"):
+        S.balanced_accuracy(y, pred[:5])
+    with pytest.raises(ValueError, match="at least one"):
+        S.balanced_accuracy(np.zeros(0), np.zeros(0))
+
+
+def test_state_dataset_given_starts_and_merged_negations(getkey):
+    task = dj.patterns.prototype_task(getkey(), 3, 2, 60, 0.25)
+    model = dj.HopfieldNetwork(task.examples)
+    starts = jnp.concatenate([task.examples, -task.examples, task.prototypes])
+    ds = S.state_dataset(model, task, key=getkey(), starts=starts, merge_negations=True)
+    assert ds.num_starts == starts.shape[0] == int(np.sum(ds.counts))
+    st = np.asarray(ds.states)
+    assert np.all(st[:, 0] == 1)  # one representative of each +- pair
+    # every stable example is found, once, and labelled learned
+    stable = np.asarray(S.is_stable(model, task.examples))
+    canon = np.asarray(task.examples) * np.where(np.asarray(task.examples)[:, :1] < 0, -1, 1)
+    rows = {tuple(r) for r in st.astype(int).tolist()}
+    for x, ok in zip(canon.astype(int).tolist(), stable):
+        assert (tuple(x) in rows) == bool(ok)
+    lab = np.asarray(ds.labels)
+    assert int(np.sum(lab == S.LEARNED)) == len(
+        {tuple(x) for x, ok in zip(canon.tolist(), stable) if ok}
+    )
+    with pytest.raises(ValueError, match="exactly one"):
+        S.state_dataset(model, task, key=getkey(), num_starts=4, starts=starts)
 
 
 def test_state_dataset_and_balanced_indices(getkey):

@@ -10,13 +10,14 @@ r"""Stable states of binary memories and their classification (McAlister, Robins
   :func:`stability_ratio`, :func:`profile_features` (raw, sorted, normalised);
 * classifiers: :func:`make_classifier` (logistic regression, linear / RBF SVMs, a small equinox
   MLP, the stability-ratio threshold), :class:`MLPStateClassifier`,
-  :class:`StabilityRatioClassifier`;
+  :class:`StabilityRatioClassifier`, :func:`balanced_accuracy` (with a confidence interval);
 * :func:`state_dataset` — from a stored :class:`damjax.patterns.PrototypeTask` to labelled profiles.
 """
 
 from ._classifiers import CLASSIFIERS as CLASSIFIERS
 from ._classifiers import MLPStateClassifier as MLPStateClassifier
 from ._classifiers import StabilityRatioClassifier as StabilityRatioClassifier
+from ._classifiers import balanced_accuracy as balanced_accuracy
 from ._classifiers import make_classifier as make_classifier
 from ._collect import StableStates as StableStates
 from ._collect import all_states as all_states

@@ -7,14 +7,18 @@ on features from :func:`damjax.states.profile_features` (raw or sorted/normalise
 * ``"linear_svm"`` — linear support vector machine;
 * ``"rbf_svm"`` — support vector machine with a Gaussian (RBF) kernel;
 * ``"mlp"`` — a small multilayer perceptron (equinox + optax), :class:`MLPStateClassifier`;
-* ``"stability_ratio"`` — the baseline of Robins & McCallum (2004): one threshold on the
-  stability ratio, :class:`StabilityRatioClassifier`.
+* ``"stability_ratio"`` — the baseline of Robins & McCallum (2004): thresholds on the
+  stability ratio (one for two classes, C - 1 for C classes), :class:`StabilityRatioClassifier`.
+
+:func:`balanced_accuracy` scores predictions with a confidence interval.
 
 The scikit-learn models standardise their inputs (``StandardScaler``) first. scikit-learn is
 imported only when one of them is made.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import equinox as eqx
 import jax
@@ -47,39 +51,49 @@ class _Scored:
 
 
 class StabilityRatioClassifier(_Scored):
-    r"""Binary classifier thresholding the stability ratio :math:`\max_i e_i / \min_i e_i`.
+    r"""Classifier of the stability ratio :math:`r = \max_i e_i / \min_i e_i` alone
+    (Robins & McCallum 2004), for two or more classes.
 
-    ``fit`` picks the threshold t (midway between observed ratios) and which class lies above it
-    to maximise training accuracy. Features may be raw or sorted/normalised profiles (the ratio is
-    invariant to both).
+    The classes are assigned to consecutive intervals of r: ``fit`` tries every order of the
+    classes along the r axis and picks the C - 1 thresholds (midway between observed ratios)
+    that maximise the training accuracy (an exact dynamic programme over the sorted ratios). For
+    two classes this is the single best threshold with the better class above it. Features may
+    be raw or sorted/normalised profiles (r is invariant to both).
 
-    **Raises:** ``ValueError`` in ``fit`` unless ``y`` has exactly two classes.
+    **Attributes after fit:** ``order_`` (classes from low to high r), ``thresholds_``
+    (ascending, C - 1); for two classes also ``threshold_``, ``high_class_``, ``low_class_``.
+
+    **Raises:** ``ValueError`` in ``fit`` unless ``y`` has between 2 and 4 classes (4! orders).
     """
 
     def fit(self, X, y):
         X, y = _xy(X, y)
         classes = np.unique(y)
-        if classes.size != 2:
+        if not 2 <= classes.size <= 4:
             raise ValueError(
-                f"the stability ratio separates two classes; `y` has {classes.size}: {classes}"
+                "the stability-ratio classifier separates 2 to 4 classes; "
+                f"`y` has {classes.size}: {classes}"
             )
         r = np.asarray(stability_ratio(X))
-        vals = np.unique(r)
-        cands = np.concatenate([[vals[0] - 1.0], (vals[:-1] + vals[1:]) / 2, [vals[-1] + 1.0]])
-        best = (-1.0, 0.0, 1)
-        for hi in (1, 0):
-            above = np.sort(r[y == classes[hi]])
-            below = np.sort(r[y == classes[1 - hi]])
-            n_above = above.size - np.searchsorted(above, cands, side="left")
-            n_below = np.searchsorted(below, cands, side="left")
-            acc = (n_above + n_below) / r.size
-            i = int(np.argmax(acc))
-            if acc[i] > best[0]:
-                best = (float(acc[i]), float(cands[i]), hi)
+        vals, inv = np.unique(r, return_inverse=True)
+        # counts[c, v]: training states of class c at the v-th distinct ratio
+        counts = np.zeros((classes.size, vals.size), np.int64)
+        np.add.at(counts, (np.searchsorted(classes, y), inv), 1)
+        cum = np.concatenate([np.zeros((classes.size, 1), np.int64), counts.cumsum(1)], 1)
+        best = (-1, None, None)
+        for order in itertools.permutations(range(classes.size)):
+            score, cuts = _best_cuts(cum[list(order)])
+            if score > best[0]:
+                best = (score, order, cuts)
+        _, order, cuts = best
+        # a cut at c (values vals[:c] below, vals[c:] above) sits midway between the two values
+        edges = np.concatenate([[vals[0] - 1.0], (vals[:-1] + vals[1:]) / 2, [vals[-1] + 1.0]])
         self.classes_ = classes
-        self.threshold_ = best[1]
-        self.high_class_ = classes[best[2]]
-        self.low_class_ = classes[1 - best[2]]
+        self.order_ = classes[list(order)]
+        self.thresholds_ = edges[np.asarray(cuts, int)]
+        if classes.size == 2:
+            self.threshold_ = float(self.thresholds_[0])
+            self.low_class_, self.high_class_ = self.order_
         return self
 
     def decision_function(self, X):
@@ -88,7 +102,65 @@ class StabilityRatioClassifier(_Scored):
 
     def predict(self, X):
         r = self.decision_function(X)
-        return np.where(r >= self.threshold_, self.high_class_, self.low_class_)
+        return self.order_[np.searchsorted(self.thresholds_, r, side="right")]
+
+
+def _best_cuts(cum):
+    """Best split of V sorted values into C consecutive segments, segment k voting for class k.
+
+    ``cum`` is (C, V + 1): cumulative counts of each class. Returns the best number of correctly
+    placed states and the C - 1 cut positions (0..V, non-decreasing; segment k is
+    ``[cuts[k-1], cuts[k])``).
+    """
+    C, V1 = cum.shape
+    # f[j]: best score with the first k segments covering values [0, j)
+    f = cum[0].astype(np.int64)
+    back = []
+    for k in range(1, C):
+        g = f - cum[k]  # choose where segment k starts: i <= j
+        run = np.maximum.accumulate(g)
+        # where the running maximum was first reached
+        idx = np.arange(V1)
+        is_new = np.concatenate([[True], g[1:] > run[:-1]])
+        arg = np.maximum.accumulate(np.where(is_new, idx, 0))
+        f = run + cum[k]
+        back.append(arg)
+    j = V1 - 1
+    cuts = []
+    for arg in reversed(back):
+        j = int(arg[j])
+        cuts.append(j)
+    return int(f[-1]), cuts[::-1]
+
+
+def balanced_accuracy(y, pred, *, z: float = 1.96) -> tuple[float, float]:
+    r"""Balanced accuracy (the mean over the classes present in ``y`` of the share of each class
+    predicted correctly) and the half-width of its normal-approximation confidence interval.
+
+    With per-class recalls :math:`a_c` on :math:`n_c` states, the half-width is
+    :math:`\frac{z}{C}\sqrt{\sum_c \tilde a_c (1-\tilde a_c)/(n_c + 4)}` with the
+    Agresti-Coull recall :math:`\tilde a_c = (n_c a_c + 2)/(n_c + 4)` (never a zero width at
+    recall 0 or 1). ``z = 1.96`` gives a 95% interval. For a class-balanced test set this is the
+    plain accuracy.
+
+    **Raises:** ``ValueError`` for arrays of different shapes or an empty ``y``.
+    """
+    y = np.asarray(y)
+    pred = np.asarray(pred)
+    if y.shape != pred.shape or y.ndim != 1:
+        raise ValueError(f"`y` and `pred` must be 1-D of equal shape; got {y.shape}, {pred.shape}")
+    if y.size == 0:
+        raise ValueError("`y` must hold at least one label")
+    recalls, var = [], 0.0
+    for c in np.unique(y):
+        sel = y == c
+        n = int(sel.sum())
+        k = int(np.sum(pred[sel] == c))
+        recalls.append(k / n)
+        t = (k + 2) / (n + 4)
+        var += t * (1 - t) / (n + 4)
+    C = len(recalls)
+    return float(np.mean(recalls)), float(z * np.sqrt(var) / C)
 
 
 class MLPStateClassifier(_Scored):

@@ -35,36 +35,47 @@ def state_dataset(
     task: PrototypeTask,
     *,
     key: PRNGKeyArray,
-    num_starts: int,
+    num_starts: int | None = None,
+    starts: Float[Array, "S N"] | None = None,
     radius: float = 0.05,
     rule: AbstractRule | None = None,
     max_steps: int = 200,
     batch_size: int = 4096,
     scaled: bool = False,
+    merge_negations: bool = False,
 ) -> StateDataset:
     """Collect the stable states of ``model`` (which stores ``task.examples``) from
-    ``num_starts`` random starts, label them against ``task`` and compute their profiles.
+    ``num_starts`` random starts (or the given ``starts``), label them against ``task`` and
+    compute their profiles.
 
     See :func:`collect_stable_states`, :func:`label_states` and :func:`unit_energies` for the
-    arguments. States and their negations are kept apart; negated examples/prototypes match.
+    arguments. By default states and their negations are kept apart (``merge_negations=True``
+    keeps one of each pair: their profiles are equal for sign-symmetric energies); negated
+    examples / prototypes match in the labels either way.
     """
     found = collect_stable_states(
         model,
         key=key,
         num_starts=num_starts,
+        starts=starts,
         rule=rule,
         max_steps=max_steps,
         batch_size=batch_size,
+        merge_negations=merge_negations,
     )
     n = model.dim
     if found.num_states == 0:
         empty = jnp.zeros((0, n), jnp.float32)
         return StateDataset(
-            empty, jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.int32), empty, num_starts
+            empty,
+            jnp.zeros((0,), jnp.int32),
+            jnp.zeros((0,), jnp.int32),
+            empty,
+            found.num_starts,
         )
     labels = label_states(found.states, task.examples, task.prototypes, radius=radius)
     profiles = unit_energies(model, found.states, scaled=scaled)
-    return StateDataset(found.states, found.counts, labels, profiles, num_starts)
+    return StateDataset(found.states, found.counts, labels, profiles, found.num_starts)
 
 
 def balanced_indices(labels: Int[Array, " M"], *, key: PRNGKeyArray) -> Int[Array, " L"]:
