@@ -31,7 +31,8 @@ import numpy as np
 from .._custom_types import Array, Int, PRNGKeyArray
 from .._validation import check_fraction, check_positive_int
 from ..components.interactions import AbstractInteraction
-from ..dynamics import AbstractRule, OneStep, Sync, retrieve
+from ..dynamics import AbstractRule, Async, Sync, retrieve
+from ..models import BinaryDAM
 from ..patterns import flip
 from ._blocked import (
     DEFAULT_BLOCK,
@@ -40,6 +41,7 @@ from ._blocked import (
     RandomPatterns,
     StoredPatterns,
 )
+from ._measure import settled
 
 __all__ = [
     "KHalfEstimate",
@@ -151,29 +153,35 @@ class _Probe(eqx.Module):
     starts: str = eqx.field(static=True)
     method: str = eqx.field(static=True)
 
-    def _settled(self, res):
-        """A run counts only if it converged (a state still moving after ``max_steps`` is not
-        retrieved, e.g. a 2-cycle through the memory); ``OneStep`` judges its one step."""
-        if isinstance(self.rule, OneStep):
-            return jnp.ones_like(res.converged)
-        return res.converged
+    def dynamics_model(self, source: AbstractPatternSource, K):
+        """The model the dynamics run on: the blocked field (any synchronous rule), or for
+        ``Async`` (whose kernel needs a dense model) a :class:`damjax.BinaryDAM` over the whole
+        pool as float32 with a mask on the first K -- K_pool x N x 4 bytes, for small sizes."""
+        if isinstance(self.rule, Async):
+            X = source.materialize()
+            mask = (jnp.arange(source.num_patterns) < K).astype(X.dtype)
+            return BinaryDAM(X, self.F, mask=mask)
+        return BlockedDAM(source, self.F, num_active=K)
 
     def successes(self, source: AbstractPatternSource, K, key):
-        """Number of the ``num_probes`` probes retrieved with the first K patterns."""
+        """Number of the ``num_probes`` probes retrieved with the first K patterns: runs that
+        converged (:func:`damjax.capacity._measure.settled`) onto their memory (``"cues"``) or
+        onto any of the K memories or its negation (``"random"``)."""
         k_u, k_flip, k_rule = jax.random.split(key, 3)
-        model = BlockedDAM(source, self.F, num_active=K)
+        model = self.dynamics_model(source, K)
         if self.starts == "cues":
             u = jax.random.uniform(k_u, (self.num_probes,))
             idx = jnp.minimum((u * K).astype(jnp.int32), K - 1)
             targets = source.rows(idx)
             cues = flip(k_flip, targets, self.rho, method=self.method)
             res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
-            ok = jnp.all(res.states == targets, axis=-1) & self._settled(res)
+            ok = jnp.all(res.states == targets, axis=-1) & settled(self.rule, res)
         else:
             bits = jax.random.bernoulli(k_u, 0.5, (self.num_probes, source.dim))
             cues = jnp.where(bits, 1.0, -1.0).astype(jnp.float32)
             res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
-            ok = (model.max_overlap(res.states) == source.dim) & self._settled(res)
+            top = BlockedDAM(source, self.F, num_active=K).max_overlap(res.states)
+            ok = (top == source.dim) & settled(self.rule, res)
         return jnp.sum(ok.astype(jnp.int32))
 
 
@@ -343,6 +351,8 @@ def sampled_k_half(
       int8); or an :class:`AbstractPatternSource` (one seed).
     * ``k_min``, ``k_max`` — the K range searched (default the whole pool).
     * ``rule`` (default ``Sync()``), ``max_steps``, ``rho``, ``method`` — the dynamics and cues.
+      ``Async`` (Krotov & Hopfield's dynamics for random starts) runs on a dense float32
+      :class:`damjax.BinaryDAM` of the pool (K_pool x N x 4 bytes): small sizes only.
     * ``num_probes`` — probes per candidate K; default the smallest whose Wilson interval at
       rate 1/2 has half-width <= ``halfwidth`` (0.05 at 95%: 381 probes).
     * ``k_width`` — if given, the probe count is doubled until every seed's
