@@ -8,6 +8,11 @@ Overlaps never leave their device; per step, each device sends one (B_local, N) 
 
 Stored patterns are split in K (each device keeps K / D int8 rows); regenerated ones need only
 the key on every device (device d regenerates rows d K/D ... by their global index).
+
+Estimators: :func:`kshard_no_error_capacity` and :func:`kshard_sampled_k_half` give the same
+capacities as :func:`damjax.capacity.no_error_capacity` / :func:`damjax.capacity.sampled_k_half`
+on one device (the latter through the same search code, ``_k_half_one``, with sharded dynamics
+and a sharded stability curve plugged in).
 """
 
 from __future__ import annotations
