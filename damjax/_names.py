@@ -85,6 +85,20 @@ def bench_suites() -> list[str]:
     return sorted(n for n in names if n)
 
 
+def bench_opt_in_suites() -> list[str]:
+    """Suites whose module sets ``OPT_IN = True`` (left out of ``--suite all``), read without
+    importing them."""
+    folder = _package_dir(("damjax.benchmarks", "benchmarks"))
+    names = set()
+    for value, tree in _module_constants(folder, "OPT_IN"):
+        if isinstance(value, ast.Constant) and value.value is True:
+            suite = _assigned(tree, "SUITE")
+            name = None if suite is None else _string(suite, tree, folder)
+            if name:
+                names.add(name)
+    return sorted(names)
+
+
 def reproduction_names() -> dict[str, str]:
     """``{name: paper}`` of every reproduction (``REPRODUCTION = Reproduction(name=..., paper=...)``
     of each module of the experiments package), read without importing the modules."""

@@ -22,6 +22,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ._names import bench_opt_in_suites as bench_opt_in_suites
 from ._names import bench_suites as bench_suites
 from ._names import reproduction_names as reproduction_names
 
@@ -132,10 +133,13 @@ def _bench(args) -> int:
     import jax
 
     from . import __version__
-    from .benchmarks import suites
+    from .benchmarks import opt_in_suites, suites
 
     available = suites()
-    names = list(available) if args.suite == "all" else [args.suite]
+    if args.suite == "all":
+        names = [n for n in available if n not in opt_in_suites()]
+    else:
+        names = [args.suite]
     for name in names:
         if name not in available:
             raise UsageError(f"unknown suite {name!r}; available: all, {', '.join(available)}")
@@ -365,7 +369,9 @@ def _fill(*paragraphs: str) -> str:
 
 def _bench_text(description, epilog):
     suites = ", ".join(bench_suites())
-    return _fill(description), _fill(f"suites: all (default), {suites}", epilog)
+    opt = ", ".join(bench_opt_in_suites())
+    text = f"suites: all (default; without the opt-in {opt}), {suites}"
+    return _fill(description), _fill(text, epilog)
 
 
 def _reproduce_text(description, epilog):

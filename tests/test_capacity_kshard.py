@@ -96,3 +96,44 @@ def test_k_sharded_under_jax_distributed_two_processes():
     for i, p in enumerate(procs):
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0 and f"OK {i}" in out, err[-3000:]
+
+
+SAMPLED = textwrap.dedent(
+    """
+    import jax, numpy as np
+    import damjax as dj
+    from damjax import capacity as cap
+
+    assert jax.local_device_count() == 4, jax.devices()
+    cases = [
+        ("stored", dj.Polynomial(3), dict(k_min=30), ((1, 4), (2, 2))),
+        ("regenerated", dj.RectifiedPolynomial(3), dict(k_min=30), ((2, 2),)),
+        ("stored", dj.Polynomial(3), dict(rho=0.1, k_min=20, num_probes=96, halfwidth=0.1),
+         ((2, 2),)),
+        ("regenerated", dj.Polynomial(3),
+         dict(starts="random", k_min=2, num_probes=96, halfwidth=0.1), ((1, 4),)),
+    ]
+    for kind, F, kw, meshes in cases:
+        src = cap.RandomPatterns(jax.random.key(0), 700, 64, block_size=32)
+        src = src.stored() if kind == "stored" else src
+        ref = cap.sampled_k_half(F, key=jax.random.key(5), patterns=src, **kw)
+        for batch, k in meshes:
+            mesh = cap.kshard_mesh(k, batch_devices=batch)
+            got = cap.kshard_sampled_k_half(F, src, mesh, key=jax.random.key(5), **kw)
+            for f in ("k_half", "lower", "upper", "evaluations"):
+                assert np.array_equal(getattr(got, f), getattr(ref, f)), (kind, kw, f, got, ref)
+            assert (got.resolution, got.num_probes) == (ref.resolution, ref.num_probes)
+            assert int(ref.lower[0]) <= int(ref.k_half[0]) < int(ref.upper[0])
+    print("OK")
+    """
+)
+
+
+def test_sampled_k_half_k_sharded_equals_single_device():
+    """Same probes, same K_1/2 and interval: the one-pass curve (rho = 0 cues, power and
+    rectified F), the bisection with rho = 0.1 cues and with random starts (Sync)."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    r = subprocess.run(
+        [sys.executable, "-c", SAMPLED], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-3000:]

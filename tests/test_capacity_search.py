@@ -142,3 +142,58 @@ def test_bad_arguments(getkey):
         capacity_search(X[None], dj.Polynomial(2), key=getkey(), k_max=11)
     with pytest.raises(ValueError, match="k_min"):
         capacity_search(X[None], dj.Polynomial(2), key=getkey(), k_min=5, k_max=4)
+
+
+def _two_cycle_case():
+    """A pool (K, N) and a K-prefix in which some memory is not a fixed point of the synchronous
+    update but comes back after two steps (a 2-cycle through the memory)."""
+    for seed in range(200):
+        X = dj.patterns.random_binary(jax.random.key(seed), 10, 12)
+        model = dj.BinaryDAM(X, dj.Polynomial(2))
+        one = jax.vmap(model.update)(X)
+        two = jax.vmap(model.update)(one)
+        fixed = np.all(np.asarray(one == X), axis=-1)
+        cycle = ~fixed & np.all(np.asarray(two == X), axis=-1)
+        if cycle.any():
+            return X, int(fixed.sum()), int(cycle.sum())
+    raise AssertionError("no 2-cycle found")
+
+
+def test_retrieves_does_not_count_a_two_cycle_through_the_memory():
+    X, n_fixed, n_cycle = _two_cycle_case()
+    model = dj.BinaryDAM(X, dj.Polynomial(2))
+    # after an even number of steps a 2-cycling memory equals itself again, but never converged
+    res = dj.retrieve(model, X, rule=dj.Sync(), max_steps=2)
+    on_memory = np.all(np.asarray(res.states == X), axis=-1)
+    assert on_memory.sum() == n_fixed + n_cycle and n_cycle > 0
+    K = X.shape[0]
+    above_fixed = (n_fixed + 0.5) / K  # reached only if a 2-cycle is counted as retrieved
+    crit = Retrieves(rho=0.0, threshold=above_fixed, rule=dj.Sync(), max_steps=2)
+    assert not bool(crit(model, jax.random.key(0)))
+    crit = Retrieves(rho=0.0, threshold=(n_fixed - 0.5) / K, rule=dj.Sync(), max_steps=2)
+    assert bool(crit(model, jax.random.key(0))) == (n_fixed > 0)
+
+
+def test_reaches_memory_does_not_count_a_two_cycle_through_a_memory():
+    from damjax.capacity import ReachesMemory
+
+    X, n_fixed, n_cycle = _two_cycle_case()
+    model = dj.BinaryDAM(X, dj.Polynomial(2))
+    # the random starts of ReachesMemory, rebuilt from its key: a key where some start is on a
+    # memory after two steps without having converged
+    for seed in range(50):
+        key = jax.random.key(seed)
+        k_s, _ = jax.random.split(key)
+        starts = jnp.where(jax.random.bernoulli(k_s, 0.5, (64, X.shape[1])), 1.0, -1.0)
+        res = dj.retrieve(model, starts, rule=dj.Sync(), max_steps=2)
+        top = np.max(np.abs(np.asarray(res.states @ X.T)), axis=-1) == X.shape[1]
+        conv = np.asarray(res.converged)
+        if (top & ~conv).any():
+            break
+    else:
+        raise AssertionError("no random start ends on a memory without converging")
+    settled_rate = float(np.mean(top & conv))
+    crit = ReachesMemory(num_starts=64, threshold=settled_rate + 0.5 / 64, max_steps=2)
+    assert not bool(crit(model, key))  # before the fix: the unconverged hits counted
+    crit = ReachesMemory(num_starts=64, threshold=max(settled_rate - 0.5 / 64, 0.0), max_steps=2)
+    assert bool(crit(model, key))

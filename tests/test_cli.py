@@ -362,3 +362,22 @@ def test_sweep_bad_flags(tmp_path, flag, value):
 def test_debug_shows_the_traceback(tmp_path):
     rc, _, err = damjax("--debug", "sweep", ".", "--out", tmp_path / "s", cwd=tmp_path)
     assert rc == 1 and "Traceback" in err and "UsageError" in err
+
+
+def test_bench_all_leaves_out_opt_in_suites(monkeypatch, capsys):
+    import damjax.benchmarks as benchmarks
+    from damjax._names import bench_opt_in_suites
+
+    assert bench_opt_in_suites() == sorted(benchmarks.opt_in_suites())
+    assert "scale-n2000" in bench_opt_in_suites()
+    ran = []
+    fake = {
+        "small": [lambda quick: ran.append("small") or {"small_s": 1.0}],
+        "scale-n2000": [lambda quick: ran.append("long") or {"long_s": 1.0}],
+    }
+    monkeypatch.setattr(benchmarks, "suites", lambda: fake)
+    assert main(["bench", "--quick"]) == 0
+    assert ran == ["small"]
+    assert main(["bench", "--suite", "scale-n2000", "--quick"]) == 0
+    assert ran == ["small", "long"]
+    capsys.readouterr()

@@ -1,7 +1,9 @@
 """Scale benchmark: capacity estimators at N = 400 / 1000, peak memory per pattern entry (XLA
 memory analysis), the blocked field against bare GEMMs, the asynchronous sweep at N = 1600 (as
 shipped, and the cue-blocked prototype of ``damjax.capacity._async_blocked``), K-sharding on 4
-fake devices, and the time of the n = 3 K_1/2 curve N = 100 ... 1000."""
+fake devices (update, no-error capacity and sampled K_1/2), and the time of the n = 3 K_1/2
+curve N = 100 ... 1000. The N = 2000 point of that curve is the opt-in suite ``scale-n2000``
+(:mod:`damjax.benchmarks.scale_n2000`), not part of ``--suite all``."""
 
 from __future__ import annotations
 
@@ -158,6 +160,15 @@ _KSHARD = textwrap.dedent(
         small = small.stored() if kind == "stored" else small
         got = cap.kshard_no_error_capacity(F, small, cap.kshard_mesh(2, batch_devices=2))
         ok &= got == int(cap.no_error_capacity(F, patterns=small, block_size=64)[0])
+        pool = cap.RandomPatterns(jax.random.key(3), 700, 64, block_size=32)
+        pool = pool.stored() if kind == "stored" else pool
+        for kw in (dict(k_min=30), dict(rho=0.1, k_min=20, num_probes=96, halfwidth=0.1)):
+            ref = cap.sampled_k_half(F, key=jax.random.key(4), patterns=pool, **kw)
+            est = cap.kshard_sampled_k_half(
+                F, pool, cap.kshard_mesh(2, batch_devices=2), key=jax.random.key(4), **kw
+            )
+            ok &= all(bool(np.array_equal(getattr(est, f), getattr(ref, f)))
+                      for f in ("k_half", "lower", "upper"))
     print("KSHARD", int(ok))
     """
 )

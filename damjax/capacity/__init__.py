@@ -14,7 +14,8 @@ At scale (memory O(B x block + block x N), never K x N float32):
   blocks; :func:`field_memory` — XLA memory analysis of one blocked update.
 * :func:`sampled_k_half` — K_1/2 from a fixed number of probes per K with Wilson intervals
   (SAMPLED); :func:`no_error_capacity` — all K patterns stable, one field per pattern (EXACT).
-* :func:`kshard_update`, :func:`kshard_no_error_capacity`, :func:`kshard_mesh` — one network
+* :func:`kshard_update`, :func:`kshard_no_error_capacity`, :func:`kshard_sampled_k_half`,
+  :func:`kshard_mesh` — one network
   across devices: K sharded over the mesh axis ``k`` (``psum`` of partial fields), states over
   ``batch``.
 """
@@ -49,6 +50,7 @@ from ._search import Stable as Stable
 from ._search import capacity_search as capacity_search
 from ._shard import kshard_mesh as kshard_mesh
 from ._shard import kshard_no_error_capacity as kshard_no_error_capacity
+from ._shard import kshard_sampled_k_half as kshard_sampled_k_half
 from ._shard import kshard_update as kshard_update
 from ._theory import HOPFIELD_ALPHA as HOPFIELD_ALPHA
 from ._theory import demircigil_alpha as demircigil_alpha

@@ -293,7 +293,17 @@ class BlockedDAM(AbstractMemory):
 
         return self._loop(body, jnp.zeros(states.shape[:1], states.dtype))
 
-    def stability_curve(self, probes: Float[Array, "P N"], probe_index: Int[Array, " P"]):
+    def stability_curve(
+        self,
+        probes: Float[Array, "P N"],
+        probe_index: Int[Array, " P"],
+        *,
+        log_scale=None,
+        offset=None,
+        first_row=0,
+        k_total=None,
+        tie_patterns: int | None = None,
+    ):
         r"""For every block boundary :math:`K_b = \min((b+1)\,\mathrm{block}, K_{pool})`: how
         many probes are fixed points of the network of the first K_b patterns, counting only
         probes stored among them (``probe_index < K_b``). One pass over the blocks (the field is
@@ -302,14 +312,23 @@ class BlockedDAM(AbstractMemory):
         The log-scale is the one of the whole ``num_active`` prefix (valid for every shorter
         prefix; the constant one for N when F has one, as in dynamics).
 
+        For a slice of a larger pool (K-sharding): ``log_scale`` (P,) the pool's; ``offset`` =
+        ``(field, magnitude)`` of the patterns before the slice (same scale); ``first_row`` the
+        pool index of the slice's row 0; ``k_total`` the pool's K (default ``num_active``);
+        ``tie_patterns`` the pool size of the tie rule (default this source's).
+
         **Returns:** (counts, stored) — two (num_blocks,) int arrays: fixed probes, and probes
         stored, at each K_b.
         """
         probes = jnp.asarray(probes, jnp.float32)
-        ls = self._log_scale(probes)
+        ls = self._log_scale(probes) if log_scale is None else log_scale
         P, N = probes.shape
         eps = jnp.finfo(probes.dtype).eps
-        level = 8.0 * math.sqrt(self.source.num_patterns) * eps
+        level = 8.0 * math.sqrt(tie_patterns or self.source.num_patterns) * eps
+        k_total = self.num_active if k_total is None else k_total
+        f0, m0 = (jnp.zeros((P, N), probes.dtype), jnp.zeros((P,), probes.dtype))
+        if offset is not None:
+            f0, m0 = offset
 
         def body(acc, b):
             h, g0s, mag = acc
@@ -320,8 +339,9 @@ class BlockedDAM(AbstractMemory):
             h = h + jnp.matmul(g1, X, precision=_HI)
             g0s = g0s + jnp.sum(g0, -1)
             mag = mag + jnp.sum(jnp.abs(g1) + jnp.abs(g0), -1)
-            new = sign_keep_ties(h + probes * g0s[:, None], probes, (level * mag)[:, None])
-            kb = jnp.minimum((b + 1) * self.source.block_size, self.num_active)
+            field = h + probes * g0s[:, None] + f0
+            new = sign_keep_ties(field, probes, (level * (mag + m0))[:, None])
+            kb = jnp.minimum(first_row + (b + 1) * self.source.block_size, k_total)
             stored = probe_index < kb
             fixed = jnp.all(new == probes, axis=-1) & stored
             return (h, g0s, mag), (jnp.sum(fixed.astype(jnp.int32)), jnp.sum(stored))

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray, Scalar
-from ..dynamics import AbstractRule, Retrieval, retrieve
+from ..dynamics import AbstractRule, OneStep, Retrieval, retrieve
 from ..models._base import AbstractMemory, AbstractPatternMemory
 
 
@@ -34,6 +34,16 @@ def is_fixed_point(model: AbstractMemory, states: Float[Array, "*B N"]) -> Bool[
     states = jnp.asarray(states)
     flat = states.reshape(-1, states.shape[-1])
     return jax.vmap(model.is_fixed_point)(flat).reshape(states.shape[:-1])
+
+
+def settled(rule: AbstractRule, res: Retrieval) -> Bool[Array, "*B"]:
+    """Where a run may count as retrieved: it converged to a fixed point. A state still moving
+    after ``max_steps`` (e.g. a 2-cycle of synchronous dynamics that passes through the memory
+    at the last step) never counts, whatever it equals then. ``OneStep`` is judged on its one
+    step (its ``converged`` says only whether the cue was already fixed)."""
+    if isinstance(rule, OneStep):
+        return jnp.ones_like(res.converged)
+    return res.converged
 
 
 def fixed_point_fraction(model: AbstractPatternMemory) -> Scalar:

@@ -15,16 +15,19 @@ from ..components.interactions import AbstractInteraction
 from ..dynamics import AbstractRule, Sync, retrieve
 from ..models import BinaryDAM
 from ..patterns import flip
-from ._measure import _active, retrieval_summary
+from ._measure import _active, retrieval_summary, settled
 from ._search import AbstractCriterion, Retrieves, capacity_search
 
 
-def _memory_rate(states, patterns, active):
-    """Share of states equal to an active memory or its negation (|xi . s| = N)."""
+def _memory_rate(states, patterns, active, where=None):
+    """Share of states equal to an active memory or its negation (|xi . s| = N), counting only
+    the states where ``where`` (default all)."""
     n = patterns.shape[-1]
     m = jnp.abs(states @ patterns.T)
-    hit = (m == n) & active[None, :]
-    return jnp.mean(jnp.any(hit, axis=-1))
+    hit = jnp.any((m == n) & active[None, :], axis=-1)
+    if where is not None:
+        hit = hit & where
+    return jnp.mean(hit)
 
 
 def noisy_retrieval(
@@ -73,8 +76,8 @@ def noisy_retrieval(
 
 class ReachesMemory(AbstractCriterion):
     """From ``num_starts`` uniformly random states, at least ``threshold`` of the runs of ``rule``
-    end exactly on a stored memory (or its negation) — the random-start criterion of Krotov &
-    Hopfield 2016, Appendix B."""
+    converge exactly onto a stored memory (or its negation) — the random-start criterion of
+    Krotov & Hopfield 2016, Appendix B (a run still moving at ``max_steps`` never counts)."""
 
     num_starts: int = eqx.field(static=True, default=100)
     threshold: float = 0.5
@@ -91,7 +94,8 @@ class ReachesMemory(AbstractCriterion):
         starts = jnp.where(jax.random.bernoulli(k_s, 0.5, (self.num_starts, n)), 1.0, -1.0)
         starts = starts.astype(model.patterns.dtype)
         res = retrieve(model, starts, rule=self.rule, max_steps=self.max_steps, key=k_r)
-        rate = _memory_rate(res.states, model.patterns, _active(model))
+        ok = settled(self.rule, res)
+        rate = _memory_rate(res.states, model.patterns, _active(model), ok)
         return rate >= self.threshold
 
 

@@ -31,7 +31,8 @@ import numpy as np
 from .._custom_types import Array, Int, PRNGKeyArray
 from .._validation import check_fraction, check_positive_int
 from ..components.interactions import AbstractInteraction
-from ..dynamics import AbstractRule, OneStep, Sync, retrieve
+from ..dynamics import AbstractRule, Async, Sync, retrieve
+from ..models import BinaryDAM
 from ..patterns import flip
 from ._blocked import (
     DEFAULT_BLOCK,
@@ -40,6 +41,7 @@ from ._blocked import (
     RandomPatterns,
     StoredPatterns,
 )
+from ._measure import settled
 
 __all__ = [
     "KHalfEstimate",
@@ -151,41 +153,57 @@ class _Probe(eqx.Module):
     starts: str = eqx.field(static=True)
     method: str = eqx.field(static=True)
 
-    def _settled(self, res):
-        """A run counts only if it converged (a state still moving after ``max_steps`` is not
-        retrieved, e.g. a 2-cycle through the memory); ``OneStep`` judges its one step."""
-        if isinstance(self.rule, OneStep):
-            return jnp.ones_like(res.converged)
-        return res.converged
+    def dynamics_model(self, source: AbstractPatternSource, K):
+        """The model the dynamics run on: the blocked field (any synchronous rule), or for
+        ``Async`` (whose kernel needs a dense model) a :class:`damjax.BinaryDAM` over the whole
+        pool as float32 with a mask on the first K -- K_pool x N x 4 bytes, for small sizes."""
+        if isinstance(self.rule, Async):
+            X = source.materialize()
+            mask = (jnp.arange(source.num_patterns) < K).astype(X.dtype)
+            return BinaryDAM(X, self.F, mask=mask)
+        return BlockedDAM(source, self.F, num_active=K)
 
-    def successes(self, source: AbstractPatternSource, K, key):
-        """Number of the ``num_probes`` probes retrieved with the first K patterns."""
+    def _dynamics(self, source, K, cues, key):
+        """(final states, settled, max_mu<K |xi^mu . s|) of ``rule`` run from ``cues``."""
+        model = self.dynamics_model(source, K)
+        res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=key)
+        top = BlockedDAM(source, self.F, num_active=K).max_overlap(res.states)
+        return res.states, settled(self.rule, res), top
+
+    def successes(self, source: AbstractPatternSource, K, key, dynamics=None):
+        """Number of the ``num_probes`` probes retrieved with the first K patterns: runs that
+        converged (:func:`damjax.capacity._measure.settled`) onto their memory (``"cues"``) or
+        onto any of the K memories or its negation (``"random"``). ``dynamics(source, K, cues,
+        key) -> (states, settled, max_overlap)`` replaces :meth:`_dynamics` (K-sharding)."""
         k_u, k_flip, k_rule = jax.random.split(key, 3)
-        model = BlockedDAM(source, self.F, num_active=K)
+        dynamics = self._dynamics if dynamics is None else dynamics
         if self.starts == "cues":
             u = jax.random.uniform(k_u, (self.num_probes,))
             idx = jnp.minimum((u * K).astype(jnp.int32), K - 1)
             targets = source.rows(idx)
             cues = flip(k_flip, targets, self.rho, method=self.method)
-            res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
-            ok = jnp.all(res.states == targets, axis=-1) & self._settled(res)
+            states, ok, _ = dynamics(source, K, cues, k_rule)
+            ok = jnp.all(states == targets, axis=-1) & ok
         else:
             bits = jax.random.bernoulli(k_u, 0.5, (self.num_probes, source.dim))
             cues = jnp.where(bits, 1.0, -1.0).astype(jnp.float32)
-            res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
-            ok = (model.max_overlap(res.states) == source.dim) & self._settled(res)
+            _, ok, top = dynamics(source, K, cues, k_rule)
+            ok = (top == source.dim) & ok
         return jnp.sum(ok.astype(jnp.int32))
 
 
-def _k_half_curve(probe: _Probe, source, k_lo, k_hi, confidence: float):
+def _k_half_curve(probe: _Probe, source, k_lo, k_hi, confidence: float, curve=None):
     """rho = 0 cues: a probe is retrieved iff its memory is a fixed point (the dynamics converge
     to it iff they start there and do not move), so the rate at every block boundary K_b comes
     from one pass (:meth:`BlockedDAM.stability_curve`). Probes: patterns 0 ... P-1 (i.i.d.
     patterns, so a uniform sample of the first K for every K >= P; all of them for K < P)."""
     P = min(probe.num_probes, source.num_patterns)
     idx = jnp.arange(P)
-    model = BlockedDAM(source, probe.F, num_active=k_hi)
-    counts, stored = model.stability_curve(source.rows(idx), idx)
+    if curve is None:
+        model = BlockedDAM(source, probe.F, num_active=k_hi)
+        counts, stored = model.stability_curve(source.rows(idx), idx)
+    else:  # K-sharded: the same (counts, stored) from every device's slice
+        counts, stored = curve(source.rows(idx), idx, k_hi)
     kb = jnp.minimum((jnp.arange(source.num_blocks) + 1) * source.block_size, k_hi)
     valid = (kb >= k_lo) & (kb <= k_hi)
     # probes are distinct stored patterns: a sample without replacement of the K_b patterns
@@ -196,16 +214,22 @@ def _k_half_curve(probe: _Probe, source, k_lo, k_hi, confidence: float):
     return point, lower, upper, jnp.int32(1)
 
 
-def _k_half_one(probe: _Probe, source, key, k_lo, k_hi, confidence: float):
-    """Traceable per-seed search: (point, lower, upper, evaluations)."""
+def _k_half_one(
+    probe: _Probe, source, key, k_lo, k_hi, confidence: float, *, dynamics=None, curve=None
+):
+    """Traceable per-seed search: (point, lower, upper, evaluations). ``dynamics`` / ``curve``
+    replace the single-device dynamics and stability curve (K-sharding, :mod:`._shard`)."""
     if probe.starts == "cues" and probe.rho == 0.0:
-        return _k_half_curve(probe, source, k_lo, k_hi, confidence)
+        return _k_half_curve(probe, source, k_lo, k_hi, confidence, curve)
     P = probe.num_probes
 
-    def lo_hi(K):
-        return wilson_interval(probe.successes(source, K, key), P, confidence)
+    def successes(K):
+        return probe.successes(source, K, key, dynamics)
 
-    point, n1 = _bisect(lambda K: 2 * probe.successes(source, K, key) >= P, k_lo, k_hi)
+    def lo_hi(K):
+        return wilson_interval(successes(K), P, confidence)
+
+    point, n1 = _bisect(lambda K: 2 * successes(K) >= P, k_lo, k_hi)
     lower, n2 = _bisect(lambda K: lo_hi(K)[0] > 0.5, k_lo, jnp.maximum(point, k_lo))
     last, n3 = _bisect(lambda K: lo_hi(K)[1] >= 0.5, jnp.minimum(point + 1, k_hi), k_hi)
     upper = jnp.maximum(last, point) + 1
@@ -272,6 +296,36 @@ def _bounds(k_min, k_max, pool: int):
     if k_min > k_max:
         raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
     return k_min, k_max
+
+
+def _resolve_probes(num_probes, halfwidth: float, confidence: float) -> int:
+    """``num_probes``, or the count ``halfwidth`` needs; refused when below that count."""
+    needed = probes_for_halfwidth(halfwidth, confidence)
+    if num_probes is None:
+        return needed
+    if check_positive_int(num_probes, "num_probes") < needed:
+        raise ValueError(
+            f"`num_probes` = {num_probes} cannot give a {confidence:.0%} interval of half-width "
+            f"{halfwidth} at rate 1/2: that needs >= {needed} probes (or a larger `halfwidth`)"
+        )
+    return int(num_probes)
+
+
+def _check_bracket(lower, upper, k_lo: int, k_hi: int) -> None:
+    """Refuse a K_1/2 whose interval leaves [k_lo, k_hi] (the range cannot answer)."""
+    if bool(jnp.any(lower < k_lo)):
+        bad = np.flatnonzero(np.asarray(lower < k_lo))
+        raise ValueError(
+            f"`k_min` = {k_lo} is too large to bracket K_1/2: the retrieval rate is not "
+            f"confidently above 1/2 there for seed(s) {bad.tolist()}"
+        )
+    if bool(jnp.any(upper > k_hi)):
+        bad = np.flatnonzero(np.asarray(upper > k_hi))
+        raise ValueError(
+            f"`k_max` = {k_hi} (the pattern pool) cannot answer: the retrieval rate is not "
+            f"confidently below 1/2 at k_max for seed(s) {bad.tolist()}; use a larger "
+            f"pool / `k_max`"
+        )
 
 
 def _compile_within(fn, args, memory_budget, what: str):
@@ -343,6 +397,8 @@ def sampled_k_half(
       int8); or an :class:`AbstractPatternSource` (one seed).
     * ``k_min``, ``k_max`` — the K range searched (default the whole pool).
     * ``rule`` (default ``Sync()``), ``max_steps``, ``rho``, ``method`` — the dynamics and cues.
+      ``Async`` (Krotov & Hopfield's dynamics for random starts) runs on a dense float32
+      :class:`damjax.BinaryDAM` of the pool (K_pool x N x 4 bytes): small sizes only.
     * ``num_probes`` — probes per candidate K; default the smallest whose Wilson interval at
       rate 1/2 has half-width <= ``halfwidth`` (0.05 at 95%: 381 probes).
     * ``k_width`` — if given, the probe count is doubled until every seed's
@@ -361,14 +417,7 @@ def sampled_k_half(
         raise ValueError(f"`starts` must be 'cues' or 'random'; got {starts!r}")
     check_fraction(rho, "rho")
     check_positive_int(max_steps, "max_steps")
-    needed = probes_for_halfwidth(halfwidth, confidence)
-    if num_probes is None:
-        num_probes = needed
-    elif check_positive_int(num_probes, "num_probes") < needed:
-        raise ValueError(
-            f"`num_probes` = {num_probes} cannot give a {confidence:.0%} interval of half-width "
-            f"{halfwidth} at rate 1/2: that needs >= {needed} probes (or a larger `halfwidth`)"
-        )
+    num_probes = _resolve_probes(num_probes, halfwidth, confidence)
     if k_width is not None and not 0.0 < float(k_width):
         raise ValueError(f"`k_width` must be > 0; got {k_width}")
     curve = starts == "cues" and float(rho) == 0.0
@@ -400,19 +449,7 @@ def sampled_k_half(
         f = lambda d: run(*eqx.combine(d, static))  # noqa: E731
         compiled = _compile_within(f, (dyn,), memory_budget, "this K_1/2 search")
         point, lower, upper, n = compiled(dyn)
-        if bool(jnp.any(lower < k_lo)):
-            bad = np.flatnonzero(np.asarray(lower < k_lo))
-            raise ValueError(
-                f"`k_min` = {k_lo} is too large to bracket K_1/2: the retrieval rate is not "
-                f"confidently above 1/2 there for seed(s) {bad.tolist()}"
-            )
-        if bool(jnp.any(upper > k_hi)):
-            bad = np.flatnonzero(np.asarray(upper > k_hi))
-            raise ValueError(
-                f"`k_max` = {k_hi} (the pattern pool) cannot answer: the retrieval rate is not "
-                f"confidently below 1/2 at k_max for seed(s) {bad.tolist()}; use a larger "
-                f"pool / `k_max`"
-            )
+        _check_bracket(lower, upper, k_lo, k_hi)
         est = KHalfEstimate(
             point, lower, upper, num_probes, float(confidence), n, src.block_size if curve else 1
         )

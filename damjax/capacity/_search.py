@@ -18,7 +18,7 @@ from ..components.interactions import AbstractInteraction
 from ..dynamics import AbstractRule, Sync, retrieve
 from ..models import BinaryDAM
 from ..patterns import flip
-from ._measure import _active, is_fixed_point
+from ._measure import _active, is_fixed_point, settled
 
 
 class AbstractCriterion(eqx.Module):
@@ -39,7 +39,8 @@ class Stable(AbstractCriterion):
 
 class Retrieves(AbstractCriterion):
     """At least ``threshold`` of the stored patterns are retrieved exactly from cues with a
-    fraction ``rho`` of flipped bits (``method`` "exact" or "bernoulli") under ``rule``."""
+    fraction ``rho`` of flipped bits (``method`` "exact" or "bernoulli") under ``rule``: the run
+    converged (:func:`settled`) and its fixed point equals the pattern."""
 
     rho: Float[Array, ""]
     threshold: Float[Array, ""]
@@ -68,7 +69,7 @@ class Retrieves(AbstractCriterion):
         k_flip, k_rule = jax.random.split(key)
         cues = flip(k_flip, model.patterns, self.rho, method=self.method)
         res = retrieve(model, cues, rule=self.rule, max_steps=self.max_steps, key=k_rule)
-        ok = jnp.all(res.states == model.patterns, axis=-1)
+        ok = jnp.all(res.states == model.patterns, axis=-1) & settled(self.rule, res)
         active = _active(model)
         rate = jnp.sum(ok & active) / jnp.maximum(jnp.sum(active), 1)
         return rate >= self.threshold

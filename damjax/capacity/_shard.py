@@ -8,6 +8,11 @@ Overlaps never leave their device; per step, each device sends one (B_local, N) 
 
 Stored patterns are split in K (each device keeps K / D int8 rows); regenerated ones need only
 the key on every device (device d regenerates rows d K/D ... by their global index).
+
+Estimators: :func:`kshard_no_error_capacity` and :func:`kshard_sampled_k_half` give the same
+capacities as :func:`damjax.capacity.no_error_capacity` / :func:`damjax.capacity.sampled_k_half`
+on one device (the latter through the same search code, ``_k_half_one``, with sharded dynamics
+and a sharded stability curve plugged in).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray
-from .._validation import check_positive_int
+from .._validation import check_fraction, check_positive_int
 from ..components.interactions import AbstractInteraction
+from ..dynamics import AbstractRule, OneStep, Sync
 from ..models._base import sign_keep_ties
 from ._blocked import (
     AbstractPatternSource,
@@ -32,9 +38,17 @@ from ._blocked import (
     StoredPatterns,
     _random_rows,
 )
-from ._sampled import _all_rows_pass
+from ._sampled import (
+    KHalfEstimate,
+    _all_rows_pass,
+    _bounds,
+    _check_bracket,
+    _k_half_one,
+    _Probe,
+    _resolve_probes,
+)
 
-__all__ = ["kshard_mesh", "kshard_no_error_capacity", "kshard_update"]
+__all__ = ["kshard_mesh", "kshard_no_error_capacity", "kshard_sampled_k_half", "kshard_update"]
 
 
 class _StoredSlice(AbstractPatternSource):
@@ -101,24 +115,25 @@ def _shard_payload(source, D: int):
     )
 
 
-def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
-    """``f(payload, states, num_active) -> new states`` under ``shard_map`` (states sharded over
-    ``batch``, patterns over ``k``; partial fields added with ``psum``)."""
+def _slices(model: BlockedDAM, mesh: Mesh):
+    """``(local, log_scale, payload, pspec)``: inside ``shard_map``, ``local(payload, K)`` is
+    ``(this device's BlockedDAM over its slice with its share of the first K patterns, device
+    index)`` and ``log_scale(lm, states)`` the pool's (B,) log-scale (pmax over devices unless
+    F has a constant one); ``payload`` / ``pspec``: what each device receives."""
     source, F = model.source, model.F
     D = mesh.shape["k"]
     kloc = _local_rows(source, D)
     blk, dim = source.block_size, source.dim
     static = F.static_log_scale(dim)
-    level = 8.0 * math.sqrt(source.num_patterns) * float(jnp.finfo(jnp.float32).eps)
     payload, pspec = _shard_payload(source, D)
     impl = jax.random.key_impl(source.key) if isinstance(source, RandomPatterns) else None
 
-    def body(payload, states, num_active):
+    def local(payload, num_active):
         d = jax.lax.axis_index("k")
         if isinstance(source, StoredPatterns):
-            local = _StoredSlice(payload, blk)
+            sl = _StoredSlice(payload, blk)
         else:
-            local = _RandomSlice(
+            sl = _RandomSlice(
                 key=jax.random.wrap_key_data(payload, impl=impl),
                 offset=d * kloc,
                 num_patterns=kloc,
@@ -126,12 +141,26 @@ def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
                 block_size=blk,
             )
         k_local = jnp.clip(num_active - d * kloc, 0, kloc)
-        lm = BlockedDAM(local, F, num_active=k_local)
+        return BlockedDAM(sl, F, num_active=k_local), d
+
+    def log_scale(lm, states):
         if static is None:
-            ls = jax.lax.pmax(lm._log_scale(states), "k")
-        else:
-            ls = jnp.full(states.shape[:1], static, states.dtype)
-        h, _, mag = lm.batch_field(states, log_scale=ls)
+            return jax.lax.pmax(lm._log_scale(states), "k")
+        return jnp.full(states.shape[:1], static, states.dtype)
+
+    return local, log_scale, payload, pspec
+
+
+def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
+    """``f(payload, states, num_active) -> new states`` under ``shard_map`` (states sharded over
+    ``batch``, patterns over ``k``; partial fields added with ``psum``)."""
+    source = model.source
+    level = 8.0 * math.sqrt(source.num_patterns) * float(jnp.finfo(jnp.float32).eps)
+    local, log_scale, payload, pspec = _slices(model, mesh)
+
+    def body(payload, states, num_active):
+        lm, _ = local(payload, num_active)
+        h, _, mag = lm.batch_field(states, log_scale=log_scale(lm, states))
         h, mag = jax.lax.psum((h, mag), "k")
         return sign_keep_ties(h, states, (level * mag)[:, None])
 
@@ -205,3 +234,144 @@ def kshard_no_error_capacity(
         else:
             hi = mid
     return lo
+
+
+def _sharded_probe_fns(model: BlockedDAM, mesh: Mesh):
+    """``(max_overlap, curve, payload)`` under ``shard_map``: ``max_overlap(payload, states, K)``
+    (pmax of each slice's), and ``curve(payload, probes, index, K)`` -- the
+    :meth:`BlockedDAM.stability_curve` of the pool, each device scanning its own blocks from
+    the summed field of the devices before it (one extra pass and one all-gather of
+    (P, N) partial fields)."""
+    source = model.source
+    local, log_scale, payload, pspec = _slices(model, mesh)
+    D = mesh.shape["k"]
+
+    def top(payload, states, num_active):
+        lm, _ = local(payload, num_active)
+        return jax.lax.pmax(lm.max_overlap(states), "k")
+
+    def curve(payload, probes, index, num_active):
+        lm, d = local(payload, num_active)
+        ls = log_scale(lm, probes)
+        field, _, mag = lm.batch_field(probes, log_scale=ls)
+        before = (jnp.arange(D) < d).astype(field.dtype)
+        f0 = jnp.tensordot(before, jax.lax.all_gather(field, "k"), axes=1)
+        m0 = before @ jax.lax.all_gather(mag, "k")
+        kloc = lm.source.num_patterns
+        return lm.stability_curve(
+            probes,
+            index,
+            log_scale=ls,
+            offset=(f0, m0),
+            first_row=d * kloc,
+            k_total=num_active,
+            tie_patterns=source.num_patterns,
+        )
+
+    top = jax.shard_map(
+        top,
+        mesh=mesh,
+        in_specs=(pspec, P("batch", None), P()),
+        out_specs=P("batch"),
+        check_vma=False,
+    )
+    curve = jax.shard_map(
+        curve,
+        mesh=mesh,
+        in_specs=(pspec, P(), P(), P()),
+        out_specs=(P("k"), P("k")),
+        check_vma=False,
+    )
+    return top, curve, _place(payload, mesh, pspec)
+
+
+def kshard_sampled_k_half(
+    F: AbstractInteraction,
+    source: AbstractPatternSource,
+    mesh: Mesh,
+    *,
+    key: PRNGKeyArray,
+    starts: str = "cues",
+    rho: float = 0.0,
+    rule: AbstractRule | None = None,
+    max_steps: int = 50,
+    num_probes: int | None = None,
+    halfwidth: float = 0.05,
+    confidence: float = 0.95,
+    k_min: int = 1,
+    k_max: int | None = None,
+    method: str = "exact",
+) -> KHalfEstimate:
+    """:func:`damjax.capacity.sampled_k_half` for one pool with K sharded over ``mesh``: the same
+    probes (the same ``key``), the same search and the same :class:`KHalfEstimate` as
+    ``sampled_k_half(F, key=key, patterns=source, ...)`` on one device.
+
+    rho = 0 cues: the one-pass stability curve, each device scanning its slice's blocks from
+    the summed field of the slices before it. Otherwise: the bisections of ``sampled_k_half``,
+    each candidate K running ``Sync`` (or ``OneStep``) dynamics with the partial fields added
+    by ``psum``, probes sharded over ``batch`` (``num_probes`` divisible by its size).
+
+    **Raises:** as ``sampled_k_half``; ``ValueError`` naming ``rule`` for a rule other than
+    ``Sync`` / ``OneStep``.
+    """
+    if starts not in ("cues", "random"):
+        raise ValueError(f"`starts` must be 'cues' or 'random'; got {starts!r}")
+    rule = Sync() if rule is None else rule
+    if not isinstance(rule, (Sync, OneStep)) or rule.tol != 0.0:
+        raise ValueError(f"`rule` must be Sync() or OneStep() for K-sharding; got {rule!r}")
+    check_fraction(rho, "rho")
+    check_positive_int(max_steps, "max_steps")
+    num_probes = _resolve_probes(num_probes, halfwidth, confidence)
+    curve_path = starts == "cues" and float(rho) == 0.0
+    nb = mesh.shape["batch"]
+    if not curve_path and num_probes % nb:
+        raise ValueError(
+            f"`num_probes` = {num_probes} must be divisible by the batch axis size {nb} "
+            "(the probes of the dynamics are sharded over it)"
+        )
+    k_lo, k_hi = _bounds(k_min, k_max, source.num_patterns)
+    model = BlockedDAM(source, F)
+    update, payload = _sharded_update_fn(model, mesh)
+    top, curve, _ = _sharded_probe_fns(model, mesh)
+    steps = 1 if isinstance(rule, OneStep) else max_steps
+    probe = _Probe(
+        F=F,
+        rule=rule,
+        rho=float(rho),
+        num_probes=num_probes,
+        max_steps=max_steps,
+        starts=starts,
+        method=method,
+    )
+
+    @eqx.filter_jit
+    def run(payload, source, key, lo, hi):
+        def dynamics(source, K, cues, _key):
+            def cond(c):
+                t, _, done = c
+                return (t < steps) & ~jnp.all(done)
+
+            def body(c):
+                t, s, done = c
+                new = update(payload, s, K)
+                return t + 1, new, done | jnp.all(new == s, axis=-1)
+
+            init = (jnp.int32(0), cues, jnp.zeros(cues.shape[:1], bool))
+            _, s, done = jax.lax.while_loop(cond, body, init)
+            ok = jnp.ones_like(done) if isinstance(rule, OneStep) else done
+            return s, ok, top(payload, s, K)
+
+        def sharded_curve(probes, index, K):
+            counts, stored = curve(payload, probes, index, K)
+            return counts[: source.num_blocks], stored[: source.num_blocks]
+
+        return _k_half_one(
+            probe, source, key, lo, hi, confidence, dynamics=dynamics, curve=sharded_curve
+        )
+
+    seed_key = jax.random.split(jax.random.fold_in(key, 1), 1)[0]
+    point, lower, upper, n = run(payload, source, seed_key, jnp.int32(k_lo), jnp.int32(k_hi))
+    point, lower, upper, n = (jnp.asarray(x)[None] for x in (point, lower, upper, n))
+    _check_bracket(lower, upper, k_lo, k_hi)
+    res = source.block_size if curve_path else 1
+    return KHalfEstimate(point, lower, upper, num_probes, float(confidence), n, res)
