@@ -37,13 +37,13 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray, Scalar, is_concrete
+from .._numerics import HI as _HI
 from .._validation import check_binary_patterns, check_positive_int
 from ..components.interactions import AbstractInteraction, unscale
 from ..models._base import AbstractMemory, sign_keep_ties
 
 __all__ = ["AbstractPatternSource", "BlockedDAM", "RandomPatterns", "StoredPatterns"]
 
-_HI = jax.lax.Precision.HIGHEST
 DEFAULT_BLOCK = 1024
 
 
