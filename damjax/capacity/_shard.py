@@ -41,12 +41,12 @@ from ._blocked import (
 from ._sampled import (
     KHalfEstimate,
     _all_rows_pass,
-    _bounds,
     _check_bracket,
     _k_half_one,
     _Probe,
     _resolve_probes,
 )
+from ._search import _bounds
 
 __all__ = ["kshard_mesh", "kshard_no_error_capacity", "kshard_sampled_k_half", "kshard_update"]
 
@@ -216,8 +216,7 @@ def kshard_no_error_capacity(
     """:func:`damjax.capacity.no_error_capacity` for one pool with K sharded over ``mesh``
     (bisection on the host; each candidate K checks all K patterns in chunks of ``chunk``
     cues, sharded over ``batch``, stopping at the first unstable chunk)."""
-    k_max = source.num_patterns if k_max is None else check_positive_int(k_max, "k_max")
-    check_positive_int(k_min, "k_min")
+    k_min, k_max = _bounds(k_min, k_max, source.num_patterns)
     if mesh.shape["batch"] > 1 and chunk % mesh.shape["batch"]:
         raise ValueError(f"`chunk` = {chunk} must be divisible by the batch axis size")
     f, payload = _sharded_update_fn(BlockedDAM(source, F), mesh)
