@@ -157,6 +157,13 @@ class RandomPatterns(AbstractPatternSource):
         return StoredPatterns(self.materialize().astype(jnp.int8), block_size=self.block_size)
 
 
+def tie_level(num_patterns: int) -> float:
+    """``8 sqrt(K_pool) eps`` (float32 eps): a field at most this times
+    ``sum_mu(|g1| + |g0|)`` is a tie and keeps the current value (the rule of
+    :class:`damjax.BinaryDAM` over a pool of ``num_patterns``)."""
+    return 8.0 * math.sqrt(num_patterns) * float(jnp.finfo(jnp.float32).eps)
+
+
 def as_source(patterns, *, block_size: int = DEFAULT_BLOCK) -> AbstractPatternSource:
     """A pattern source as is, or an array of +-1 patterns stored as :class:`StoredPatterns`."""
     if isinstance(patterns, AbstractPatternSource):
@@ -257,8 +264,7 @@ class BlockedDAM(AbstractMemory):
         """One synchronous update of B states (the rule of :meth:`damjax.BinaryDAM.update`)."""
         states = jnp.asarray(states, jnp.float32)
         h, _, mag = self.batch_field(states)
-        eps = jnp.finfo(h.dtype).eps
-        tol = 8.0 * math.sqrt(self.source.num_patterns) * eps * mag
+        tol = tie_level(self.source.num_patterns) * mag
         return sign_keep_ties(h, states, tol[:, None])
 
     def update(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
@@ -330,8 +336,7 @@ class BlockedDAM(AbstractMemory):
         probes = jnp.asarray(probes, jnp.float32)
         ls = self._log_scale(probes) if log_scale is None else log_scale
         P, N = probes.shape
-        eps = jnp.finfo(probes.dtype).eps
-        level = 8.0 * math.sqrt(tie_patterns or self.source.num_patterns) * eps
+        level = tie_level(tie_patterns or self.source.num_patterns)
         k_total = self.num_active if k_total is None else k_total
         f0, m0 = (jnp.zeros((P, N), probes.dtype), jnp.zeros((P,), probes.dtype))
         if offset is not None:

@@ -17,8 +17,6 @@ and a sharded stability curve plugged in).
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -37,6 +35,7 @@ from ._blocked import (
     RandomPatterns,
     StoredPatterns,
     _random_rows,
+    tie_level,
 )
 from ._sampled import (
     KHalfEstimate,
@@ -155,7 +154,7 @@ def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
     """``f(payload, states, num_active) -> new states`` under ``shard_map`` (states sharded over
     ``batch``, patterns over ``k``; partial fields added with ``psum``)."""
     source = model.source
-    level = 8.0 * math.sqrt(source.num_patterns) * float(jnp.finfo(jnp.float32).eps)
+    level = tie_level(source.num_patterns)
     local, log_scale, payload, pspec = _slices(model, mesh)
 
     def body(payload, states, num_active):
