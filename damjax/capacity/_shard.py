@@ -40,6 +40,7 @@ from ._blocked import (
 from ._sampled import (
     KHalfEstimate,
     _all_rows_pass,
+    _bisect,
     _check_bracket,
     _k_half_one,
     _Probe,
@@ -212,26 +213,22 @@ def kshard_no_error_capacity(
     k_max: int | None = None,
     chunk: int = 256,
 ) -> int:
-    """:func:`damjax.capacity.no_error_capacity` for one pool with K sharded over ``mesh``
-    (bisection on the host; each candidate K checks all K patterns in chunks of ``chunk``
-    cues, sharded over ``batch``, stopping at the first unstable chunk)."""
+    """:func:`damjax.capacity.no_error_capacity` for one pool with K sharded over ``mesh``: the
+    largest K in [``k_min``, ``k_max``] for which all K stored patterns are fixed points of one
+    synchronous update of the network of the first K patterns (``k_min - 1`` if none). One
+    compiled bisection; each candidate K checks all K patterns in chunks of ``chunk`` cues,
+    sharded over ``batch``, stopping at the first unstable chunk."""
     k_min, k_max = _bounds(k_min, k_max, source.num_patterns)
     if mesh.shape["batch"] > 1 and chunk % mesh.shape["batch"]:
         raise ValueError(f"`chunk` = {chunk} must be divisible by the batch axis size")
     f, payload = _sharded_update_fn(BlockedDAM(source, F), mesh)
 
-    @jax.jit
     def all_stable(payload, K):
         return _all_rows_pass(source, K, chunk, lambda X: jnp.all(f(payload, X, K) == X, axis=-1))
 
-    lo, hi = k_min - 1, k_max + 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if bool(all_stable(payload, jnp.int32(mid))):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    # the same bisection as no_error_capacity, on the device: no host round-trip per candidate
+    search = jax.jit(lambda payload, lo, hi: _bisect(lambda K: all_stable(payload, K), lo, hi)[0])
+    return int(search(payload, jnp.int32(k_min), jnp.int32(k_max)))
 
 
 def _sharded_probe_fns(model: BlockedDAM, mesh: Mesh):
