@@ -85,10 +85,9 @@ def kshard_mesh(k_devices: int | None = None, batch_devices: int = 1) -> Mesh:
     """A ``(batch, k)`` mesh over the first ``batch_devices * k_devices`` devices (default: all
     devices on the K axis)."""
     devs = jax.devices()
+    check_positive_int(batch_devices, "batch_devices")
     k_devices = len(devs) // batch_devices if k_devices is None else k_devices
-    n = check_positive_int(k_devices, "k_devices") * check_positive_int(
-        batch_devices, "batch_devices"
-    )
+    n = check_positive_int(k_devices, "k_devices") * batch_devices
     if n > len(devs):
         raise ValueError(
             f"`k_devices` x `batch_devices` = {n} exceeds the {len(devs)} available devices"
