@@ -137,7 +137,8 @@ def _bench(args) -> int:
 
     available = suites()
     if args.suite == "all":
-        names = [n for n in available if n not in opt_in_suites()]
+        opt_in = opt_in_suites()
+        names = [n for n in available if n not in opt_in]
     else:
         names = [args.suite]
     for name in names:
