@@ -27,16 +27,17 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from damjax import Async, BinaryDAM, Polynomial, RectifiedPolynomial, retrieve, sweep
-from damjax.capacity import krotov_k_all_stable, krotov_k_half, krotov_kmax_no_errors
+from damjax import Async, BinaryDAM, retrieve, sweep
+from damjax.capacity import (
+    krotov_k_all_stable,
+    krotov_k_half,
+    krotov_kmax_no_errors,
+    make_interaction,
+)
 from damjax.patterns import random_binary
 from damjax.reproduce import Check, Outcome, Reproduction, save_figure, stage
 
 NBINS = 20
-
-
-def _F(name, n):
-    return Polynomial(n) if name == "poly" else RectifiedPolynomial(n)
 
 
 @sweep.experiment(
@@ -51,7 +52,7 @@ def random_starts(config, key):
     N = config["N"]
     X = random_binary(kx, config["K"], N)
     S = random_binary(ks, config["starts"], N)
-    model = BinaryDAM(X, _F(config["F"], config["n"]))
+    model = BinaryDAM(X, make_interaction(config["F"], config["n"]))
     rule = Async(order="random")
     # retrieve splits kr into one key per start, as jax.random.split(kr, starts)
     res = retrieve(model, S, rule=rule, max_steps=config["max_steps"], key=kr)
