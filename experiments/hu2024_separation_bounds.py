@@ -17,7 +17,9 @@ from damjax.spherical import (
     spherical_codes,
     tammes_table,
 )
-from damjax.spherical import sphere_separation_bounds as separation_bounds
+from damjax.spherical import (
+    sphere_separation_bounds as separation_bounds,
+)
 
 from ._hu2024 import PAPER
 

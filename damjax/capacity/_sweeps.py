@@ -81,9 +81,6 @@ register_axis_check("rho", _check_rho)
 
 _MODEL = {"N": None, "K": None, "F": "poly", "n": 3, "beta": 1.0}
 _TYPES = {"N": int, "K": int}
-# the searches over K (capacity, k_half): the same model, K ranging over a pool of k_pool
-_POOL_MODEL = {"N": None, "k_pool": None, "F": "poly", "n": 3, "beta": 1.0}
-_POOL_TYPES = {"N": int, "k_pool": int}
 
 
 @experiment(
@@ -157,7 +154,11 @@ def _pool(config, key):
 @experiment(
     name="capacity",
     params={
-        **_POOL_MODEL,
+        "N": None,
+        "k_pool": None,
+        "F": "poly",
+        "n": 3,
+        "beta": 1.0,
         "criterion": "stable",
         "rho": 0.1,
         "threshold": 0.9,
@@ -166,7 +167,7 @@ def _pool(config, key):
         "patterns": "stored",
         "block_size": 1024,
     },
-    types=_POOL_TYPES,
+    types={"N": int, "k_pool": int},
     validate=_check_capacity,
 )
 def capacity(config, key):
@@ -227,7 +228,11 @@ def _check_k_half(cfg):
 @experiment(
     name="k_half",
     params={
-        **_POOL_MODEL,
+        "N": None,
+        "k_pool": None,
+        "F": "poly",
+        "n": 3,
+        "beta": 1.0,
         "starts": "cues",
         "rho": 0.0,
         "rule": "sync",
@@ -239,7 +244,7 @@ def _check_k_half(cfg):
         "patterns": "regenerated",
         "block_size": 0,
     },
-    types=_POOL_TYPES,
+    types={"N": int, "k_pool": int},
     # rho, halfwidth and confidence choose the search and the probe count: static like the rest
     static=frozenset(
         "N k_pool F n starts rho rule max_steps probes halfwidth confidence k_min patterns "

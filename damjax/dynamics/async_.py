@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -39,7 +39,9 @@ class Async(AbstractRule):
     def needs_key(self) -> bool:
         return self.order == "random"
 
-    supports_fixed_steps: ClassVar[bool] = True
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
 
     def check_model(self, model):
         if not isinstance(model, AbstractBinaryMemory):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import ClassVar
 
 import diffrax
 import equinox as eqx
@@ -97,8 +96,13 @@ class Euler(AbstractContinuousRule):
         _check_positive(self.dt, "dt")
         _check_positive(self.tol, "tol")
 
-    supports_fixed_steps: ClassVar[bool] = True
-    supports_implicit: ClassVar[bool] = True
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
+
+    @property
+    def supports_implicit(self) -> bool:
+        return True
 
     def run(
         self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False
@@ -215,9 +219,9 @@ class ODE(AbstractContinuousRule):
             throw=False,
         )
 
-    supports_fixed_steps: ClassVar[bool] = (
-        True  # fixed_steps: the whole horizon [0, t1], no early-stop event
-    )
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True  # fixed_steps: the whole horizon [0, t1], no early-stop event
 
     def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False) -> Retrieval:
         tol = self.tol

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import equinox as eqx
 import jax.numpy as jnp
 
@@ -40,7 +38,9 @@ class _AbstractSynchronous(AbstractRule):
     def __check_init__(self):
         _check_tol(self.tol)
 
-    supports_fixed_steps: ClassVar[bool] = True
+    @property
+    def supports_fixed_steps(self) -> bool:
+        return True
 
 
 class Sync(_AbstractSynchronous):
@@ -57,7 +57,9 @@ class Sync(_AbstractSynchronous):
 
     tol: float = 0.0
 
-    supports_implicit: ClassVar[bool] = True
+    @property
+    def supports_implicit(self) -> bool:
+        return True
 
     def run(
         self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False
