@@ -14,23 +14,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from damjax import Polynomial, RectifiedPolynomial, sweep
-from damjax.capacity import Retrieves, Stable, capacity_search
+from damjax import Polynomial, sweep
+from damjax.capacity import Retrieves, Stable, capacity_search, make_interaction
 from damjax.patterns import correlated_patterns, correlated_sample, pattern_stats
-
-
-def _F(name: str, n: int):
-    if name == "poly":
-        return Polynomial(n)
-    if name == "rect":
-        return RectifiedPolynomial(n)
-    raise ValueError(f"`F` must be 'poly' or 'rect'; got {name!r}")
 
 
 def _validate(cfg):
     if cfg["criterion"] not in ("stable", "retrieves"):
         raise ValueError(f"`criterion` must be 'stable' or 'retrieves'; got {cfg['criterion']!r}")
-    _F(cfg["F"], 2)
+    if cfg["F"] not in ("poly", "rect"):
+        raise ValueError(f"`F` must be 'poly' or 'rect'; got {cfg['F']!r}")
     if not 0.0 <= cfg["correlation"] <= 1.0:
         raise ValueError(f"`correlation` must lie in [0, 1]; got {cfg['correlation']}")
     if not 0.0 < cfg["separation"] <= cfg["N"] / 2:
@@ -113,7 +106,9 @@ def correlation_capacity(config, key):
         crit = Stable()
     else:
         crit = Retrieves(rho=config["rho"], threshold=config["threshold"])
-    K = capacity_search(X[None], _F(config["F"], config["n"]), criterion=crit, key=ks)[0]
+    K = capacity_search(
+        X[None], make_interaction(config["F"], config["n"]), criterion=crit, key=ks
+    )[0]
     out = {"capacity": K, "censored": K >= k_pool}
     out.update(_traced_stats(X, K))
     return out

@@ -27,6 +27,11 @@ from ._hu2024 import PAPER, digits_unit, unit
 #: Stage-I length of the authors' noise-robustness runs (UHop noise_robustness.sh,
 #: kernel_epoch = 100).
 PAPER_STEPS = 100
+#: source of the four qualitative retrieval-error checks (per kind of memories)
+CITE_ERROR_CLAIMS = (
+    "Hu, Wu & Liu 2024, retrieval-error experiments (qualitative claim; figure number not "
+    "checked here)"
+)
 
 
 @eqx.filter_jit
@@ -197,26 +202,26 @@ def run(out: Path, *, quick: bool) -> Outcome:
             f"{int(np.sum(b <= a))}/{len(a)} values of M",
             "U-Hop+ error <= modern Hopfield error at every M",
             bool(np.all(b <= a)),
-            cite="Hu, Wu & Liu 2024, retrieval-error experiments (qualitative claim; figure number not checked here)",
+            cite=CITE_ERROR_CLAIMS,
         )
         checks[f"{kind}_error_grows_with_M"] = Check.holds(
             {"first": float(a[0]), "last": float(a[-1])},
             "retrieval error grows with the number of memories (baseline)",
             bool(a[-1] > a[0]),
-            cite="Hu, Wu & Liu 2024, retrieval-error experiments (qualitative claim; figure number not checked here)",
+            cite=CITE_ERROR_CLAIMS,
         )
         a, b = np.array(r["vs_D"]["without"]), np.array(r["vs_D"]["with_uhop"])
         checks[f"{kind}_uhop_lowers_error_vs_D"] = Check.holds(
             f"{int(np.sum(b <= a))}/{len(a)} values of D_Phi",
             "U-Hop+ error <= untrained-feature error at every D_Phi",
             bool(np.all(b <= a)),
-            cite="Hu, Wu & Liu 2024, retrieval-error experiments (qualitative claim; figure number not checked here)",
+            cite=CITE_ERROR_CLAIMS,
         )
         checks[f"{kind}_uhop_error_falls_with_D"] = Check.holds(
             {"smallest_D": float(b[0]), "largest_D": float(b[-1])},
             "larger D_Phi lowers the U-Hop+ error",
             bool(b[-1] < b[0]),
-            cite="Hu, Wu & Liu 2024, retrieval-error experiments (qualitative claim; figure number not checked here)",
+            cite=CITE_ERROR_CLAIMS,
         )
     notes = (
         f"One-step retrieval, beta = {beta}, queries = unit(memory + Gaussian noise of relative "

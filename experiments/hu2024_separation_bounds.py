@@ -17,9 +17,7 @@ from damjax.spherical import (
     spherical_codes,
     tammes_table,
 )
-from damjax.spherical import (
-    sphere_separation_bounds as separation_bounds,
-)
+from damjax.spherical import sphere_separation_bounds as separation_bounds
 
 from ._hu2024 import PAPER
 

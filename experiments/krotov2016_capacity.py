@@ -27,16 +27,17 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from damjax import Async, BinaryDAM, Polynomial, RectifiedPolynomial, retrieve, sweep
-from damjax.capacity import krotov_k_all_stable, krotov_k_half, krotov_kmax_no_errors
+from damjax import Async, BinaryDAM, retrieve, sweep
+from damjax.capacity import (
+    krotov_k_all_stable,
+    krotov_k_half,
+    krotov_kmax_no_errors,
+    make_interaction,
+)
 from damjax.patterns import random_binary
 from damjax.reproduce import Check, Outcome, Reproduction, save_figure, stage
 
 NBINS = 20
-
-
-def _F(name, n):
-    return Polynomial(n) if name == "poly" else RectifiedPolynomial(n)
 
 
 @sweep.experiment(
@@ -51,7 +52,7 @@ def random_starts(config, key):
     N = config["N"]
     X = random_binary(kx, config["K"], N)
     S = random_binary(ks, config["starts"], N)
-    model = BinaryDAM(X, _F(config["F"], config["n"]))
+    model = BinaryDAM(X, make_interaction(config["F"], config["n"]))
     rule = Async(order="random")
     # retrieve splits kr into one key per start, as jax.random.split(kr, starts)
     res = retrieve(model, S, rule=rule, max_steps=config["max_steps"], key=kr)
@@ -70,19 +71,15 @@ def _fit_slope(x, y):
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+#: Appendix B's network and grid (the paper's sizes, the same in quick and default runs).
+APPENDIX_B = {"N": 100, "K": 2000, "n": [2, 3, 4, 5], "F": ["poly", "rect"]}
+
 #: Every size of the reproduction. K_1/2 ranges: [lo, hi] x krotov_k_half(N, 3) (the K searched;
 #: a pool that cannot bracket K_1/2 is reported as censored); no-error pools: 3 x the
 #: asymptotic K_max. Seeds per N for the no-error capacity: fewer at the largest N (cost ~K^2 N).
 SIZES = {
     "quick": {
-        "hist": {
-            "N": 100,
-            "K": 2000,
-            "n": [2, 3, 4, 5],
-            "F": ["poly", "rect"],
-            "starts": 32,
-            "seeds": 2,
-        },
+        "hist": {**APPENDIX_B, "starts": 32, "seeds": 2},
         "khalf_cues": {"N": [100, 200, 400], "seeds": 2, "halfwidth": 0.05, "range": [0.4, 2.5]},
         "khalf_random": {"N": [40, 64], "seeds": 2, "halfwidth": 0.1, "range": [0.05, 1.5]},
         "F": ["poly", "rect"],
@@ -93,14 +90,7 @@ SIZES = {
         },
     },
     "default": {
-        "hist": {
-            "N": 100,
-            "K": 2000,
-            "n": [2, 3, 4, 5],
-            "F": ["poly", "rect"],
-            "starts": 250,
-            "seeds": 8,
-        },
+        "hist": {**APPENDIX_B, "starts": 250, "seeds": 8},
         "khalf_cues": {
             "N": [100, 200, 400, 700, 1000],
             "seeds": 4,

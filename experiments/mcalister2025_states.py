@@ -112,8 +112,8 @@ def _network(key, cfg, P, E, p):
     N = cfg["N"]
     task = dj.patterns.prototype_task(k_task, P, E, N, p)
     model = dj.HopfieldNetwork(task.examples)
-    bits = jax.random.bernoulli(k_starts, 0.5, (cfg["num_starts"], N))
-    starts = jnp.concatenate([jnp.where(bits, 1.0, -1.0), task.examples, task.prototypes])
+    randoms = dj.patterns.random_binary(k_starts, cfg["num_starts"], N)
+    starts = jnp.concatenate([randoms, task.examples, task.prototypes])
     ds = S.state_dataset(
         model,
         task,

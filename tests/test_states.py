@@ -322,6 +322,9 @@ def test_balanced_accuracy_and_interval():
         S.balanced_accuracy(y, pred[:5])
     with pytest.raises(ValueError, match="at least one"):
         S.balanced_accuracy(np.zeros(0), np.zeros(0))
+    for bad in (0.0, -1.96, float("nan")):
+        with pytest.raises(ValueError, match="`z`"):
+            S.balanced_accuracy(y, pred, z=bad)
 
 
 def test_state_dataset_given_starts_and_merged_negations(getkey):

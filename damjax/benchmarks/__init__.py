@@ -14,13 +14,17 @@ import pkgutil
 from ._timing import median_time as median_time
 
 
+def _modules():
+    """Every public benchmark module of this package, imported."""
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"{__name__}.{info.name}")
+
+
 def suites() -> dict:
     """``{suite_name: [run, ...]}`` of every benchmark module in this package."""
     found: dict[str, list] = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
+    for mod in _modules():
         suite = getattr(mod, "SUITE", None)
         if suite is not None:
             found.setdefault(suite, []).append(mod.run)
@@ -29,11 +33,8 @@ def suites() -> dict:
 
 def opt_in_suites() -> set[str]:
     """Names of the suites whose modules set ``OPT_IN = True`` (not run by ``--suite all``)."""
-    out = set()
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
-        if getattr(mod, "OPT_IN", False) and getattr(mod, "SUITE", None):
-            out.add(mod.SUITE)
-    return out
+    return {
+        mod.SUITE
+        for mod in _modules()
+        if getattr(mod, "OPT_IN", False) and getattr(mod, "SUITE", None)
+    }

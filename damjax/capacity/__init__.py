@@ -18,6 +18,8 @@ At scale (memory O(B x block + block x N), never K x N float32):
   :func:`kshard_mesh` — one network
   across devices: K sharded over the mesh axis ``k`` (``psum`` of partial fields), states over
   ``batch``.
+* :func:`make_interaction` — the interaction named in a sweep config (``"poly"`` / ``"rect"``
+  of degree n, ``"exp"``), an error naming ``F`` for any other name.
 """
 
 from . import _sweeps  # noqa: E402, F401  (registers the DAM sweep experiments)
@@ -52,6 +54,7 @@ from ._shard import kshard_mesh as kshard_mesh
 from ._shard import kshard_no_error_capacity as kshard_no_error_capacity
 from ._shard import kshard_sampled_k_half as kshard_sampled_k_half
 from ._shard import kshard_update as kshard_update
+from ._sweeps import make_interaction as make_interaction
 from ._theory import HOPFIELD_ALPHA as HOPFIELD_ALPHA
 from ._theory import demircigil_alpha as demircigil_alpha
 from ._theory import demircigil_info as demircigil_info

@@ -37,13 +37,13 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray, Scalar, is_concrete
+from .._numerics import HI as _HI
 from .._validation import check_binary_patterns, check_positive_int
 from ..components.interactions import AbstractInteraction, unscale
 from ..models._base import AbstractMemory, sign_keep_ties
 
 __all__ = ["AbstractPatternSource", "BlockedDAM", "RandomPatterns", "StoredPatterns"]
 
-_HI = jax.lax.Precision.HIGHEST
 DEFAULT_BLOCK = 1024
 
 
@@ -157,6 +157,13 @@ class RandomPatterns(AbstractPatternSource):
         return StoredPatterns(self.materialize().astype(jnp.int8), block_size=self.block_size)
 
 
+def tie_level(num_patterns: int) -> float:
+    """``8 sqrt(K_pool) eps`` (float32 eps): a field at most this times
+    ``sum_mu(|g1| + |g0|)`` is a tie and keeps the current value (the rule of
+    :class:`damjax.BinaryDAM` over a pool of ``num_patterns``)."""
+    return 8.0 * math.sqrt(num_patterns) * float(jnp.finfo(jnp.float32).eps)
+
+
 def as_source(patterns, *, block_size: int = DEFAULT_BLOCK) -> AbstractPatternSource:
     """A pattern source as is, or an array of +-1 patterns stored as :class:`StoredPatterns`."""
     if isinstance(patterns, AbstractPatternSource):
@@ -212,6 +219,23 @@ class BlockedDAM(AbstractMemory):
     def _loop(self, body, init):
         return jax.lax.fori_loop(0, self._num_blocks(), body, init)
 
+    def _field_init(self, states):
+        """Zero running sums ``(h, sum_mu g0, sum_mu(|g1| + |g0|))`` for B states."""
+        B, N = states.shape
+        z = jnp.zeros((B,), states.dtype)
+        return jnp.zeros((B, N), states.dtype), z, z
+
+    def _field_step(self, states, ls, acc, b):
+        """``acc`` (see :meth:`_field_init`) plus the terms of block ``b`` (masked to
+        ``num_active``) at log-scales ``ls``: the one block step of every field loop."""
+        h, g0s, mag = acc
+        X, w = self._block(b)
+        m = states @ X.T
+        g0, g1, _ = jax.vmap(self.F.field_terms)(m, ls)
+        g0, g1 = g0 * w, g1 * w
+        h = h + jnp.matmul(g1, X, precision=_HI)
+        return h, g0s + jnp.sum(g0, -1), mag + jnp.sum(jnp.abs(g1) + jnp.abs(g0), -1)
+
     def _log_scale(self, states):
         """(B,) log-scales: the interaction's constant one for N, or the max over blocks."""
         static = self.F.static_log_scale(self.dim)
@@ -231,27 +255,16 @@ class BlockedDAM(AbstractMemory):
         (``L`` computed unless ``log_scale`` (B,) is given)."""
         states = jnp.asarray(states, jnp.float32)
         ls = self._log_scale(states) if log_scale is None else log_scale
-        B, N = states.shape
-
-        def body(b, acc):
-            h, g0s, mag = acc
-            X, w = self._block(b)
-            m = states @ X.T
-            g0, g1, _ = jax.vmap(self.F.field_terms)(m, ls)
-            g0, g1 = g0 * w, g1 * w
-            h = h + jnp.matmul(g1, X, precision=_HI)
-            return h, g0s + jnp.sum(g0, -1), mag + jnp.sum(jnp.abs(g1) + jnp.abs(g0), -1)
-
-        z = jnp.zeros((B,), states.dtype)
-        h, g0s, mag = self._loop(body, (jnp.zeros((B, N), states.dtype), z, z))
+        h, g0s, mag = self._loop(
+            lambda b, acc: self._field_step(states, ls, acc, b), self._field_init(states)
+        )
         return h + states * g0s[:, None], ls, mag
 
     def batch_update(self, states: Float[Array, "B N"]) -> Float[Array, "B N"]:
         """One synchronous update of B states (the rule of :meth:`damjax.BinaryDAM.update`)."""
         states = jnp.asarray(states, jnp.float32)
         h, _, mag = self.batch_field(states)
-        eps = jnp.finfo(h.dtype).eps
-        tol = 8.0 * math.sqrt(self.source.num_patterns) * eps * mag
+        tol = tie_level(self.source.num_patterns) * mag
         return sign_keep_ties(h, states, tol[:, None])
 
     def update(self, state: Float[Array, " N"]) -> Float[Array, " N"]:
@@ -323,22 +336,14 @@ class BlockedDAM(AbstractMemory):
         probes = jnp.asarray(probes, jnp.float32)
         ls = self._log_scale(probes) if log_scale is None else log_scale
         P, N = probes.shape
-        eps = jnp.finfo(probes.dtype).eps
-        level = 8.0 * math.sqrt(tie_patterns or self.source.num_patterns) * eps
+        level = tie_level(tie_patterns or self.source.num_patterns)
         k_total = self.num_active if k_total is None else k_total
         f0, m0 = (jnp.zeros((P, N), probes.dtype), jnp.zeros((P,), probes.dtype))
         if offset is not None:
             f0, m0 = offset
 
         def body(acc, b):
-            h, g0s, mag = acc
-            X, w = self._block(b)
-            m = probes @ X.T
-            g0, g1, _ = jax.vmap(self.F.field_terms)(m, ls)
-            g0, g1 = g0 * w, g1 * w
-            h = h + jnp.matmul(g1, X, precision=_HI)
-            g0s = g0s + jnp.sum(g0, -1)
-            mag = mag + jnp.sum(jnp.abs(g1) + jnp.abs(g0), -1)
+            h, g0s, mag = self._field_step(probes, ls, acc, b)
             field = h + probes * g0s[:, None] + f0
             new = sign_keep_ties(field, probes, (level * (mag + m0))[:, None])
             kb = jnp.minimum(first_row + (b + 1) * self.source.block_size, k_total)
@@ -346,8 +351,7 @@ class BlockedDAM(AbstractMemory):
             fixed = jnp.all(new == probes, axis=-1) & stored
             return (h, g0s, mag), (jnp.sum(fixed.astype(jnp.int32)), jnp.sum(stored))
 
-        z = jnp.zeros((P,), probes.dtype)
-        init = (jnp.zeros((P, N), probes.dtype), z, z)
+        init = self._field_init(probes)
         _, (counts, stored) = jax.lax.scan(body, init, jnp.arange(self.source.num_blocks))
         return counts, stored.astype(jnp.int32)
 

@@ -42,6 +42,7 @@ from ._blocked import (
     StoredPatterns,
 )
 from ._measure import settled
+from ._search import _bounds
 
 __all__ = [
     "KHalfEstimate",
@@ -286,16 +287,6 @@ def _sources(patterns, key, seeds, k_max, dim, block_size):
         )
     srcs = [StoredPatterns(x, block_size=block_size) for x in arr]
     return jax.tree.map(lambda *xs: jnp.stack(xs), *srcs), arr.shape[0]
-
-
-def _bounds(k_min, k_max, pool: int):
-    k_max = pool if k_max is None else check_positive_int(k_max, "k_max")
-    check_positive_int(k_min, "k_min")
-    if k_max > pool:
-        raise ValueError(f"`k_max` = {k_max} exceeds the pattern pool size {pool}")
-    if k_min > k_max:
-        raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
-    return k_min, k_max
 
 
 def _resolve_probes(num_probes, halfwidth: float, confidence: float) -> int:

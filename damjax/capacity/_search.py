@@ -100,6 +100,18 @@ def _search(patterns, F, criterion, keys, k_lo, k_hi):
     return jax.vmap(per_seed)(patterns, keys)
 
 
+def _bounds(k_min, k_max, pool: int) -> tuple[int, int]:
+    """``(k_min, k_max)`` of a search over K in a pool of ``pool`` patterns (``k_max`` default
+    ``pool``), checked: positive integers with ``k_min <= k_max <= pool``."""
+    k_max = pool if k_max is None else check_positive_int(k_max, "k_max")
+    check_positive_int(k_min, "k_min")
+    if k_max > pool:
+        raise ValueError(f"`k_max` = {k_max} exceeds the pattern pool size {pool}")
+    if k_min > k_max:
+        raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
+    return k_min, k_max
+
+
 def capacity_search(
     patterns: Float[Array, "S Kmax N"],
     F: AbstractInteraction,
@@ -129,13 +141,7 @@ def capacity_search(
             f"`patterns` must have shape (S, K_max, N) (seeds, pattern pool, neurons); "
             f"got {patterns.shape}"
         )
-    kmax_avail = patterns.shape[1]
-    k_max = kmax_avail if k_max is None else check_positive_int(k_max, "k_max")
-    check_positive_int(k_min, "k_min")
-    if k_max > kmax_avail:
-        raise ValueError(f"`k_max` = {k_max} exceeds the pattern pool size {kmax_avail}")
-    if k_min > k_max:
-        raise ValueError(f"`k_min` must be <= `k_max`; got {k_min} > {k_max}")
+    k_min, k_max = _bounds(k_min, k_max, patterns.shape[1])
     # values are checked here, at the boundary: inside the jitted search the model is built
     # from tracers and its own check cannot see them (a 0/1 or NaN pool gave a result before)
     check_binary_patterns(patterns.reshape(-1, patterns.shape[-1]), "patterns")

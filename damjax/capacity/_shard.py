@@ -17,8 +17,6 @@ and a sharded stability curve plugged in).
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -37,16 +35,18 @@ from ._blocked import (
     RandomPatterns,
     StoredPatterns,
     _random_rows,
+    tie_level,
 )
 from ._sampled import (
     KHalfEstimate,
     _all_rows_pass,
-    _bounds,
+    _bisect,
     _check_bracket,
     _k_half_one,
     _Probe,
     _resolve_probes,
 )
+from ._search import _bounds
 
 __all__ = ["kshard_mesh", "kshard_no_error_capacity", "kshard_sampled_k_half", "kshard_update"]
 
@@ -85,10 +85,9 @@ def kshard_mesh(k_devices: int | None = None, batch_devices: int = 1) -> Mesh:
     """A ``(batch, k)`` mesh over the first ``batch_devices * k_devices`` devices (default: all
     devices on the K axis)."""
     devs = jax.devices()
+    check_positive_int(batch_devices, "batch_devices")
     k_devices = len(devs) // batch_devices if k_devices is None else k_devices
-    n = check_positive_int(k_devices, "k_devices") * check_positive_int(
-        batch_devices, "batch_devices"
-    )
+    n = check_positive_int(k_devices, "k_devices") * batch_devices
     if n > len(devs):
         raise ValueError(
             f"`k_devices` x `batch_devices` = {n} exceeds the {len(devs)} available devices"
@@ -155,7 +154,7 @@ def _sharded_update_fn(model: BlockedDAM, mesh: Mesh):
     """``f(payload, states, num_active) -> new states`` under ``shard_map`` (states sharded over
     ``batch``, patterns over ``k``; partial fields added with ``psum``)."""
     source = model.source
-    level = 8.0 * math.sqrt(source.num_patterns) * float(jnp.finfo(jnp.float32).eps)
+    level = tie_level(source.num_patterns)
     local, log_scale, payload, pspec = _slices(model, mesh)
 
     def body(payload, states, num_active):
@@ -213,27 +212,22 @@ def kshard_no_error_capacity(
     k_max: int | None = None,
     chunk: int = 256,
 ) -> int:
-    """:func:`damjax.capacity.no_error_capacity` for one pool with K sharded over ``mesh``
-    (bisection on the host; each candidate K checks all K patterns in chunks of ``chunk``
-    cues, sharded over ``batch``, stopping at the first unstable chunk)."""
-    k_max = source.num_patterns if k_max is None else check_positive_int(k_max, "k_max")
-    check_positive_int(k_min, "k_min")
+    """:func:`damjax.capacity.no_error_capacity` for one pool with K sharded over ``mesh``: the
+    largest K in [``k_min``, ``k_max``] for which all K stored patterns are fixed points of one
+    synchronous update of the network of the first K patterns (``k_min - 1`` if none). One
+    compiled bisection; each candidate K checks all K patterns in chunks of ``chunk`` cues,
+    sharded over ``batch``, stopping at the first unstable chunk."""
+    k_min, k_max = _bounds(k_min, k_max, source.num_patterns)
     if mesh.shape["batch"] > 1 and chunk % mesh.shape["batch"]:
         raise ValueError(f"`chunk` = {chunk} must be divisible by the batch axis size")
     f, payload = _sharded_update_fn(BlockedDAM(source, F), mesh)
 
-    @jax.jit
     def all_stable(payload, K):
         return _all_rows_pass(source, K, chunk, lambda X: jnp.all(f(payload, X, K) == X, axis=-1))
 
-    lo, hi = k_min - 1, k_max + 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if bool(all_stable(payload, jnp.int32(mid))):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    # the same bisection as no_error_capacity, on the device: no host round-trip per candidate
+    search = jax.jit(lambda payload, lo, hi: _bisect(lambda K: all_stable(payload, K), lo, hi)[0])
+    return int(search(payload, jnp.int32(k_min), jnp.int32(k_max)))
 
 
 def _sharded_probe_fns(model: BlockedDAM, mesh: Mesh):

@@ -81,6 +81,9 @@ register_axis_check("rho", _check_rho)
 
 _MODEL = {"N": None, "K": None, "F": "poly", "n": 3, "beta": 1.0}
 _TYPES = {"N": int, "K": int}
+# the searches over K (capacity, k_half): the same model, K ranging over a pool of k_pool
+_POOL_MODEL = {"N": None, "k_pool": None, "F": "poly", "n": 3, "beta": 1.0}
+_POOL_TYPES = {"N": int, "k_pool": int}
 
 
 @experiment(
@@ -154,11 +157,7 @@ def _pool(config, key):
 @experiment(
     name="capacity",
     params={
-        "N": None,
-        "k_pool": None,
-        "F": "poly",
-        "n": 3,
-        "beta": 1.0,
+        **_POOL_MODEL,
         "criterion": "stable",
         "rho": 0.1,
         "threshold": 0.9,
@@ -167,7 +166,7 @@ def _pool(config, key):
         "patterns": "stored",
         "block_size": 1024,
     },
-    types={"N": int, "k_pool": int},
+    types=_POOL_TYPES,
     validate=_check_capacity,
 )
 def capacity(config, key):
@@ -228,11 +227,7 @@ def _check_k_half(cfg):
 @experiment(
     name="k_half",
     params={
-        "N": None,
-        "k_pool": None,
-        "F": "poly",
-        "n": 3,
-        "beta": 1.0,
+        **_POOL_MODEL,
         "starts": "cues",
         "rho": 0.0,
         "rule": "sync",
@@ -244,7 +239,7 @@ def _check_k_half(cfg):
         "patterns": "regenerated",
         "block_size": 0,
     },
-    types={"N": int, "k_pool": int},
+    types=_POOL_TYPES,
     # rho, halfwidth and confidence choose the search and the probe count: static like the rest
     static=frozenset(
         "N k_pool F n starts rho rule max_steps probes halfwidth confidence k_min patterns "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -112,15 +113,11 @@ class AbstractRule(eqx.Module):
     ) -> Retrieval:
         """Evolve one state; returns an unbatched :class:`Retrieval`."""
 
-    @property
-    def supports_fixed_steps(self) -> bool:
-        """Whether ``run`` accepts ``fixed_steps=True`` (see :func:`retrieve`)."""
-        return False
+    supports_fixed_steps: ClassVar[bool] = False
+    """Whether ``run`` accepts ``fixed_steps=True`` (see :func:`retrieve`)."""
 
-    @property
-    def supports_implicit(self) -> bool:
-        """Whether ``run`` accepts ``implicit=True`` (``gradient="implicit"`` of :func:`retrieve`)."""
-        return False
+    supports_implicit: ClassVar[bool] = False
+    """Whether ``run`` accepts ``implicit=True`` (``gradient="implicit"`` of :func:`retrieve`)."""
 
     def check_model(self, model: AbstractMemory) -> None:
         """Raise a clear error when this rule cannot run on ``model``."""

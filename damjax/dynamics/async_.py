@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
@@ -39,9 +39,7 @@ class Async(AbstractRule):
     def needs_key(self) -> bool:
         return self.order == "random"
 
-    @property
-    def supports_fixed_steps(self) -> bool:
-        return True
+    supports_fixed_steps: ClassVar[bool] = True
 
     def check_model(self, model):
         if not isinstance(model, AbstractBinaryMemory):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import math
+from typing import ClassVar
 
 import diffrax
 import equinox as eqx
@@ -96,13 +97,8 @@ class Euler(AbstractContinuousRule):
         _check_positive(self.dt, "dt")
         _check_positive(self.tol, "tol")
 
-    @property
-    def supports_fixed_steps(self) -> bool:
-        return True
-
-    @property
-    def supports_implicit(self) -> bool:
-        return True
+    supports_fixed_steps: ClassVar[bool] = True
+    supports_implicit: ClassVar[bool] = True
 
     def run(
         self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False
@@ -219,9 +215,9 @@ class ODE(AbstractContinuousRule):
             throw=False,
         )
 
-    @property
-    def supports_fixed_steps(self) -> bool:
-        return True  # fixed_steps: the whole horizon [0, t1], no early-stop event
+    supports_fixed_steps: ClassVar[bool] = (
+        True  # fixed_steps: the whole horizon [0, t1], no early-stop event
+    )
 
     def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False) -> Retrieval:
         tol = self.tol

@@ -189,10 +189,10 @@ def implicit_fixed_point(forward: Callable, f: Callable, x0, *, max_steps: int, 
       closes over (weights, stored patterns, clamped cue entries) is what gradients flow to.
     * ``x0`` — the starting state; it gets a zero cotangent.
     * ``max_steps``, ``tol`` — budget and relative tolerance of the adjoint iteration
-      :math:`w = ar x + J_x^T w` (see the module docstring).
+      :math:`w = \bar x + J_x^T w` (see the module docstring).
 
     **Returns:** ``forward(x0)``. The cotangent of ``x_star`` is pulled back through
-    :math:`J_	heta^T w`; it is NaN when ``converged`` is False, when the adjoint iteration does
+    :math:`J_\theta^T w`; it is NaN when ``converged`` is False, when the adjoint iteration does
     not converge within ``max_steps``, or when a loss depends on ``aux`` (whose gradient is not
     the fixed point's).
     """

@@ -11,6 +11,8 @@ differentiable energy over continuous states (:class:`damjax.ExpDAM`,
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,13 +71,8 @@ class GradientDescent(AbstractRule):
                 f"got {jnp.shape(self.clamp)}"
             )
 
-    @property
-    def supports_fixed_steps(self) -> bool:
-        return True
-
-    @property
-    def supports_implicit(self) -> bool:
-        return True
+    supports_fixed_steps: ClassVar[bool] = True
+    supports_implicit: ClassVar[bool] = True
 
     def run(
         self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 
@@ -38,9 +40,7 @@ class _AbstractSynchronous(AbstractRule):
     def __check_init__(self):
         _check_tol(self.tol)
 
-    @property
-    def supports_fixed_steps(self) -> bool:
-        return True
+    supports_fixed_steps: ClassVar[bool] = True
 
 
 class Sync(_AbstractSynchronous):
@@ -57,9 +57,7 @@ class Sync(_AbstractSynchronous):
 
     tol: float = 0.0
 
-    @property
-    def supports_implicit(self) -> bool:
-        return True
+    supports_implicit: ClassVar[bool] = True
 
     def run(
         self, model, state, *, key, max_steps, record_energy, fixed_steps=False, implicit=False

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._validation import check_finite_scalar
 from ._profiles import stability_ratio
 
 CLASSIFIERS = ("logistic", "linear_svm", "rbf_svm", "mlp", "stability_ratio")
@@ -143,8 +144,10 @@ def balanced_accuracy(y, pred, *, z: float = 1.96) -> tuple[float, float]:
     recall 0 or 1). ``z = 1.96`` gives a 95% interval. For a class-balanced test set this is the
     plain accuracy.
 
-    **Raises:** ``ValueError`` for arrays of different shapes or an empty ``y``.
+    **Raises:** ``ValueError`` for arrays that are not 1-D of equal shape, an empty ``y``, or a
+    ``z`` that is not a finite number > 0.
     """
+    z = float(check_finite_scalar(z, "z", positive=True))
     y = np.asarray(y)
     pred = np.asarray(pred)
     if y.shape != pred.shape or y.ndim != 1:

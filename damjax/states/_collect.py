@@ -23,6 +23,7 @@ from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
 from .._validation import check_positive_int
 from ..dynamics import AbstractRule, Async, retrieve
 from ..models._base import AbstractBinaryMemory
+from ..patterns import random_binary
 
 _MAX_ENUMERATE = 20
 
@@ -161,8 +162,7 @@ def collect_stable_states(
             if size < bs:  # pad the last batch (results of the padding are dropped)
                 cues = jnp.concatenate([cues, jnp.broadcast_to(cues[:1], (bs - size, n))])
         else:
-            bits = jax.random.bernoulli(jax.random.fold_in(k_starts, b), 0.5, (bs, n))
-            cues = jnp.where(bits, 1.0, -1.0).astype(dtype)
+            cues = random_binary(jax.random.fold_in(k_starts, b), bs, n, dtype=dtype)
         out = retrieve(
             model, cues, rule=rule, max_steps=max_steps, key=jax.random.fold_in(k_rule, b)
         )
