@@ -153,6 +153,31 @@ def test_async_equals_reference_loop(F, getkey):
     assert checked >= 6
 
 
+@pytest.mark.parametrize("F", [dj.Polynomial(3), dj.Exponential(0.5)], ids=repr)
+def test_async_integer_overlaps_stay_exact(F, getkey):
+    """The async kernel keeps its overlaps as integers (int16 below 2^15 neurons, int32 above):
+    after a sweep they equal the patterns times the state, and the energy it reports is the
+    model's."""
+    from damjax.models.binary import _BinaryDAMKernel
+
+    assert _BinaryDAMKernel.overlap_dtype(2**15 - 1) == jnp.int16
+    assert _BinaryDAMKernel.overlap_dtype(2**15) == jnp.int32
+    X = dj.patterns.random_binary(getkey(), 30, 50)
+    model = dj.BinaryDAM(X, F)
+    kernel = model.async_kernel()
+    assert kernel.columns.dtype == jnp.int8
+    s = dj.patterns.random_binary(getkey(), 1, 50)[0]
+    aux = kernel.init(s)
+    assert aux[0].dtype == jnp.int16
+    out = s
+    for i in range(50):
+        new, aux = kernel.step(s[i], aux, jnp.asarray(i))
+        out = out.at[i].set(new)
+    assert not np.array_equal(out, s)  # something flipped
+    np.testing.assert_array_equal(np.asarray(aux[0]), np.asarray(X @ out).astype(np.int64))
+    np.testing.assert_allclose(kernel.energy(aux, out), model.energy(out), rtol=1e-6)
+
+
 def test_vmap_over_networks_equals_loop(getkey):
     keys = jax.random.split(getkey(), 4)
     Xs = jax.vmap(lambda k: dj.patterns.random_binary(k, 15, 40))(keys)

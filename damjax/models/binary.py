@@ -231,7 +231,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
 
     def async_kernel(self) -> _BinaryDAMKernel:
         """O(K)-per-neuron asynchronous updates (:class:`_BinaryDAMKernel`)."""
-        return _BinaryDAMKernel(self, jnp.transpose(self.patterns))
+        return _BinaryDAMKernel(self, jnp.transpose(self.patterns).astype(jnp.int8))
 
 
 class _BinaryDAMKernel(AbstractAsyncKernel):
@@ -239,17 +239,27 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
     log-scale for them and the log of the tie magnitude ``sum_mu (|g1| + |g0|)`` in true units at
     the last refresh; O(K) per neuron.
 
-    Each neuron reads its pattern column from ``columns``, an (N, K) copy of the patterns with
-    each neuron's column contiguous (a strided column read per neuron and cue made the sweep ~3x
-    slower on CPU).
+    Each neuron reads its pattern column from ``columns``, an (N, K) int8 copy of the patterns
+    with each neuron's column contiguous (a strided column read per neuron and cue made the sweep
+    ~3x slower on CPU). The overlaps ``m`` are kept as integers (they are sums of N +-1 terms):
+    int16 while N < 2^15, else int32, converted to the state's float type inside the fused
+    elementwise work. Exact, like the float ones, and half the bytes: the sweep is bound by the
+    passes over the (cues x K) overlaps once they leave the cache, and int16 made it 1.75x faster
+    (N = 400, K = 16,000, 64 cues, CPU).
     """
 
     model: BinaryDAM
-    columns: Float[Array, "N K"]
+    columns: Int[Array, "N K"]  # int8
     refresh_every: ClassVar[int] = 16
 
+    @staticmethod
+    def overlap_dtype(n: int):
+        """The integer type that holds every overlap of ``n`` +-1 neurons exactly."""
+        return jnp.int16 if n < 2**15 else jnp.int32
+
     def init(self, state):
-        return self.refresh(state, (self.model.overlaps(state), None, None))
+        m = self.model.overlaps(state).astype(self.overlap_dtype(state.shape[-1]))
+        return self.refresh(state, (m, None, None))
 
     def step(self, s_i, aux, i: Int[Array, ""]):
         # One pass over the K overlaps gives h_i = sum_mu (g1 xi_mu,i + s_i g0); a second updates
@@ -260,39 +270,47 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
         # and the two rules agree on what a fixed point is.
         dam = self.model
         m, ls, log_tie = aux
-        col = jax.lax.dynamic_index_in_dim(self.columns, i, axis=0, keepdims=False)
+        icol = jax.lax.dynamic_index_in_dim(self.columns, i, axis=0, keepdims=False)
+        col = icol.astype(s_i.dtype)
+        mf = m.astype(s_i.dtype)
         if dam.F.separates_agreement:
             # two positive sums (no cancellation); the scale is recomputed from m at every step
-            u, v, _ = dam.F.agreement_terms(m, dam._keep)
+            u, v, _ = dam.F.agreement_terms(mf, dam._keep)
             agree = col == s_i
             a = _sum_last(jnp.where(agree, u, 0.0))
             b = _sum_last(jnp.where(agree, 0.0, v))
             new = sign_keep_ties(s_i * (a - b), s_i, dam._tie_level(a + b))
-            m = m + jnp.where(new != s_i, 2.0 * new, 0.0) * col
-            return new, (m, ls, log_tie)
-        g0, g1, _ = dam._field_terms(m, ls)
+            return new, (self._moved(m, new != s_i, new, icol), ls, log_tie)
+        g0, g1, _ = dam._field_terms(mf, ls)
         terms = g1 * col + s_i * g0
         h_i = _sum_last(terms)
         new = sign_keep_ties(h_i, s_i, dam._tie_level(jnp.exp(log_tie - ls)))
         flipped = new != s_i
-        m = m + jnp.where(flipped, 2.0 * new, 0.0) * col
+        m = self._moved(m, flipped, new, icol)
         if dam._static_log_scale is None:
             ls = jnp.where(flipped, dam.F.log_scale_after_flip(ls), ls)
         return new, (m, ls, log_tie)
+
+    @staticmethod
+    def _moved(m, flipped, new, icol):
+        """The overlaps after neuron i took the value ``new`` (each moves by 2 if it flipped)."""
+        step = jnp.where(flipped, 2 * new, 0).astype(m.dtype)
+        return m + step * icol.astype(m.dtype)
 
     def refresh(self, state, aux):
         dam = self.model
         m = aux[0]
         if dam.F.separates_agreement:  # nothing tracked: step works from m alone
-            zero = jnp.zeros((), m.dtype)
+            zero = jnp.zeros((), state.dtype)
             return m, zero, zero
-        ls = dam._dynamics_log_scale(m)
-        g0, g1, _ = dam._field_terms(m, ls)
+        mf = m.astype(state.dtype)
+        ls = dam._dynamics_log_scale(mf)
+        g0, g1, _ = dam._field_terms(mf, ls)
         return m, ls, jnp.log(dam._tie_magnitude(g0, g1, halves=True)) + ls
 
     def scaled_energy(self, aux, state):
-        return self.model._scaled_energy_from_overlaps(aux[0])
+        return self.model._scaled_energy_from_overlaps(aux[0].astype(state.dtype))
 
     def energy(self, aux, state):
-        e, ls = self.model._scaled_energy_from_overlaps(aux[0])
+        e, ls = self.model._scaled_energy_from_overlaps(aux[0].astype(state.dtype))
         return unscale(e, ls)
