@@ -154,14 +154,17 @@ def test_async_equals_reference_loop(F, getkey):
 
 
 @pytest.mark.parametrize("F", [dj.Polynomial(3), dj.Exponential(0.5)], ids=repr)
-def test_async_integer_overlaps_stay_exact(F, getkey):
-    """The async kernel keeps its overlaps as integers (int16 below 2^15 neurons, int32 above):
-    after a sweep they equal the patterns times the state, and the energy it reports is the
-    model's."""
+def test_async_integer_overlaps_stay_exact(F, getkey, monkeypatch):
+    """With many patterns the async kernel keeps its overlaps as integers (int16 below 2^15
+    neurons, int32 above): after a sweep they equal the patterns times the state, the energy it
+    reports is the model's, and the states equal those of float overlaps."""
     from damjax.models.binary import _BinaryDAMKernel
 
-    assert _BinaryDAMKernel.overlap_dtype(2**15 - 1) == jnp.int16
-    assert _BinaryDAMKernel.overlap_dtype(2**15) == jnp.int32
+    big = _BinaryDAMKernel.INTEGER_FROM_K
+    assert _BinaryDAMKernel.overlap_dtype(2**15 - 1, big) == jnp.int16
+    assert _BinaryDAMKernel.overlap_dtype(2**15, big) == jnp.int32
+    assert _BinaryDAMKernel.overlap_dtype(50, big - 1) == jnp.float32
+    monkeypatch.setattr(_BinaryDAMKernel, "INTEGER_FROM_K", 16)  # integers at this small size
     X = dj.patterns.random_binary(getkey(), 30, 50)
     model = dj.BinaryDAM(X, F)
     kernel = model.async_kernel()
@@ -176,6 +179,14 @@ def test_async_integer_overlaps_stay_exact(F, getkey):
     assert not np.array_equal(out, s)  # something flipped
     np.testing.assert_array_equal(np.asarray(aux[0]), np.asarray(X @ out).astype(np.int64))
     np.testing.assert_allclose(kernel.energy(aux, out), model.energy(out), rtol=1e-6)
+    cues = dj.patterns.random_binary(getkey(), 8, 50)
+    as_int = dj.retrieve(model, cues, rule=dj.Async(), max_steps=20)
+    monkeypatch.setattr(_BinaryDAMKernel, "INTEGER_FROM_K", 10**9)
+    assert model.async_kernel().init(s)[0].dtype == jnp.float32
+    jax.clear_caches()  # the class attribute is not part of any jit cache key
+    as_float = dj.retrieve(model, cues, rule=dj.Async(), max_steps=20)
+    np.testing.assert_array_equal(as_int.states, as_float.states)
+    np.testing.assert_array_equal(as_int.steps, as_float.steps)
 
 
 def test_vmap_over_networks_equals_loop(getkey):

@@ -231,7 +231,10 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
 
     def async_kernel(self) -> _BinaryDAMKernel:
         """O(K)-per-neuron asynchronous updates (:class:`_BinaryDAMKernel`)."""
-        return _BinaryDAMKernel(self, jnp.transpose(self.patterns).astype(jnp.int8))
+        # the barrier makes XLA materialise the int8 copy once, instead of fusing the transpose
+        # into the per-neuron column read (a strided read of the float patterns every neuron)
+        columns = jax.lax.optimization_barrier(jnp.transpose(self.patterns).astype(jnp.int8))
+        return _BinaryDAMKernel(self, columns)
 
 
 class _BinaryDAMKernel(AbstractAsyncKernel):
@@ -241,24 +244,35 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
 
     Each neuron reads its pattern column from ``columns``, an (N, K) int8 copy of the patterns
     with each neuron's column contiguous (a strided column read per neuron and cue made the sweep
-    ~3x slower on CPU). The overlaps ``m`` are kept as integers (they are sums of N +-1 terms):
-    int16 while N < 2^15, else int32, converted to the state's float type inside the fused
-    elementwise work. Exact, like the float ones, and half the bytes: the sweep is bound by the
-    passes over the (cues x K) overlaps once they leave the cache, and int16 made it 1.75x faster
-    (N = 400, K = 16,000, 64 cues, CPU).
+    ~3x slower on CPU). With many patterns (K >= :attr:`INTEGER_FROM_K`) the overlaps ``m`` are
+    kept as integers (they are sums of N +-1 terms): int16 while N < 2^15, else int32, converted
+    to the state's float type inside the fused elementwise work. Exact, like float ones, and half
+    the bytes: beyond the cache the sweep is bound by its passes over the (cues x K) overlaps.
+    Measured on 2 CPU cores, one sweep of 64 cues: int16 1.19x faster at N = 1600, K = 64,000,
+    1.15x at K = 32,000, 1.1x at K = 16,000, even at K = 8000; in cache (K = 2000, 256 cues) it
+    was 1.3x slower (the conversions), so fewer patterns keep float overlaps.
     """
 
     model: BinaryDAM
     columns: Int[Array, "N K"]  # int8
     refresh_every: ClassVar[int] = 16
 
-    @staticmethod
-    def overlap_dtype(n: int):
-        """The integer type that holds every overlap of ``n`` +-1 neurons exactly."""
+    #: From this many patterns on, the overlaps are kept as integers (below it, float32).
+    INTEGER_FROM_K: ClassVar[int] = 8192
+
+    @classmethod
+    def overlap_dtype(cls, n: int, k: int, float_dtype=jnp.float32):
+        """How the overlaps of ``n`` +-1 neurons with ``k`` patterns are kept: ``float_dtype``
+        for ``k`` below :attr:`INTEGER_FROM_K`, else the integer type that holds every overlap
+        exactly (int16 below 2^15 neurons, int32 above)."""
+        if k < cls.INTEGER_FROM_K:
+            return float_dtype
         return jnp.int16 if n < 2**15 else jnp.int32
 
     def init(self, state):
-        m = self.model.overlaps(state).astype(self.overlap_dtype(state.shape[-1]))
+        k = self.columns.shape[-1]
+        dtype = self.overlap_dtype(state.shape[-1], k, state.dtype)
+        m = self.model.overlaps(state).astype(dtype)
         return self.refresh(state, (m, None, None))
 
     def step(self, s_i, aux, i: Int[Array, ""]):
@@ -270,32 +284,34 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
         # and the two rules agree on what a fixed point is.
         dam = self.model
         m, ls, log_tie = aux
-        icol = jax.lax.dynamic_index_in_dim(self.columns, i, axis=0, keepdims=False)
-        col = icol.astype(s_i.dtype)
+        # the column enters as a sign test, not a product with a converted copy (measured
+        # faster both in cache and beyond it)
+        up = jax.lax.dynamic_index_in_dim(self.columns, i, axis=0, keepdims=False) > 0
         mf = m.astype(s_i.dtype)
         if dam.F.separates_agreement:
             # two positive sums (no cancellation); the scale is recomputed from m at every step
             u, v, _ = dam.F.agreement_terms(mf, dam._keep)
-            agree = col == s_i
+            agree = up == (s_i > 0)
             a = _sum_last(jnp.where(agree, u, 0.0))
             b = _sum_last(jnp.where(agree, 0.0, v))
             new = sign_keep_ties(s_i * (a - b), s_i, dam._tie_level(a + b))
-            return new, (self._moved(m, new != s_i, new, icol), ls, log_tie)
+            return new, (self._moved(m, new != s_i, new, up), ls, log_tie)
         g0, g1, _ = dam._field_terms(mf, ls)
-        terms = g1 * col + s_i * g0
+        terms = jnp.where(up, g1, -g1) + s_i * g0
         h_i = _sum_last(terms)
         new = sign_keep_ties(h_i, s_i, dam._tie_level(jnp.exp(log_tie - ls)))
         flipped = new != s_i
-        m = self._moved(m, flipped, new, icol)
+        m = self._moved(m, flipped, new, up)
         if dam._static_log_scale is None:
             ls = jnp.where(flipped, dam.F.log_scale_after_flip(ls), ls)
         return new, (m, ls, log_tie)
 
     @staticmethod
-    def _moved(m, flipped, new, icol):
-        """The overlaps after neuron i took the value ``new`` (each moves by 2 if it flipped)."""
+    def _moved(m, flipped, new, up):
+        """The overlaps after neuron i took the value ``new`` (each moves by 2 if it flipped);
+        ``up``: where the neuron's pattern entries are +1."""
         step = jnp.where(flipped, 2 * new, 0).astype(m.dtype)
-        return m + step * icol.astype(m.dtype)
+        return m + jnp.where(up, step, -step)
 
     def refresh(self, state, aux):
         dam = self.model
