@@ -254,7 +254,7 @@ def as_lagrangian(L, name: str, width: int) -> AbstractLagrangian:
     elif not isinstance(L, AbstractLagrangian):
         if not callable(L):
             raise TypeError(
-                f"`{name}` must be a Lagrangian (damjax.lagrangians.*), an interaction function "
+                f"`{name}` must be a Lagrangian (damjax.components.lagrangians.*), an interaction function "
                 f"or a callable x -> scalar; got {L!r}"
             )
         L = Function(L)

@@ -58,7 +58,7 @@ class LagrangianNetwork(AbstractContinuousMemory):
 
     * ``xi`` — (N_h, N_f) weights (row mu: memory mu).
     * ``L_v``, ``L_h`` — Lagrangians of the visible and hidden layers: a
-      :mod:`damjax.lagrangians` module, an interaction function F (meaning
+      :mod:`damjax.components.lagrangians` module, an interaction function F (meaning
       :math:`L = \sum F(x_i)`), or any callable ``x -> scalar``.
     * ``I`` — (N_f,) input current (default zeros).
     * ``tau_f`` — time constant of the visible neurons (> 0, default 1).
