@@ -260,13 +260,13 @@ def _run_isolated(name: str, out: Path) -> dict:
 @pytest.mark.parametrize("name", list(REPRODUCTIONS))
 def test_quick_reproduction(name, tmp_path):
     """Runs; writes summary.json and its figures; documents the paper; pass/miss = record."""
-    summary = on_disk = _run_isolated(name, tmp_path)
+    summary = _run_isolated(name, tmp_path)
     assert summary["name"] == name and summary["quick"] is True
     assert summary["checks"], f"{name}: no checks"
     for fig in summary["figures"]:
         assert (tmp_path / fig).stat().st_size > 0, fig
 
-    missing = _documented(on_disk)
+    missing = _documented(summary)
     assert not missing, f"{name}: summary.json does not document the paper: {missing}"
 
     assert QUICK_RECORD.exists(), f"no record {QUICK_RECORD}: run `{REGENERATE}`"
@@ -290,8 +290,12 @@ def test_run_returns_what_it_writes(tmp_path, monkeypatch):
     """In process (the quick runs above are in subprocesses): run's summary is summary.json."""
 
     def fake(out, *, quick):
+        m = float(quick) + 1.0
         return reproduce.Outcome(
-            checks={"c": reproduce.Check.at_least(float(quick) + 1.0, 1.0, source="ours")},
+            checks={
+                "met": reproduce.Check.at_least(m, 1.0, source="ours"),
+                "missed": reproduce.Check.at_least(m, 3.0, source="ours"),
+            },
             config={"quick": quick},
             protocol={"source": "fake"},
         )
@@ -301,7 +305,11 @@ def test_run_returns_what_it_writes(tmp_path, monkeypatch):
     )
     summary = reproduce.run("fake-run", tmp_path, quick=True, argv=["x"])
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    assert summary["checks"]["c"]["measured"] == 2.0 and summary["passed"] is True
+    # the summary carries each check's own outcome, and "passed" is their conjunction
+    checks = summary["checks"]
+    assert checks["met"]["measured"] == checks["missed"]["measured"] == 2.0
+    assert [checks[k]["passed"] for k in ("met", "missed")] == [True, False]
+    assert summary["passed"] is False
 
 
 def test_record_covers_exactly_the_registry():
