@@ -1,6 +1,7 @@
 """Scale benchmark: capacity estimators at N = 400 / 1000, peak memory per pattern entry (XLA
 memory analysis), the blocked field against bare GEMMs, the asynchronous sweep at N = 1600 (as
-shipped, and the cue-blocked prototype of ``damjax.capacity._async_blocked``), K-sharding on 4
+shipped, and the cue-blocked prototype of ``damjax.capacity._async_blocked``), the async kernel's
+float32 and integer overlaps beyond the cache and in it (``async_overlap_layouts``), K-sharding on 4
 fake devices (update, no-error capacity and sampled K_1/2), and the time of the n = 3 K_1/2
 curve N = 100 ... 1000. The N = 2000 point of that curve is the opt-in suite ``scale-n2000``
 (:mod:`damjax.benchmarks.scale_n2000`), not part of ``--suite all``."""
@@ -102,6 +103,36 @@ def _step_vs_gemm(N: int, K: int, B: int, reps: int) -> dict:
         "ratio": median_ratio(times, "step", "gemm"),
         "step_s": statistics.median(times["step"]),
         "gemm_s": statistics.median(times["gemm"]),
+    }
+
+
+def _overlap_layouts(N: int, K: int, B: int, reps: int) -> dict:
+    """One asynchronous sweep with the kernel's overlaps kept as float32 / as integers (traced
+    with ``_BinaryDAMKernel.INTEGER_FROM_K`` forced either way), each / one synchronous update."""
+    from unittest import mock
+
+    from ..models.binary import _BinaryDAMKernel
+
+    kx, ks = jax.random.split(jax.random.key(2))
+    model = BinaryDAM(random_binary(kx, K, N), _F)
+    S = random_binary(ks, B, N)
+    rule = Async()
+    calls = {"sync": (jax.jit(lambda m, S: jax.vmap(m.update)(S)), (model, S))}
+    for name, threshold in (("float", K + 1), ("integer", 1)):
+        # compiled ahead of time with the layout forced; the caches are cleared first, or the
+        # trace would reuse retrieve's inner jit from the other layout
+        jax.clear_caches()
+        with mock.patch.object(_BinaryDAMKernel, "INTEGER_FROM_K", threshold):
+            fn = jax.jit(lambda m, S: retrieve(m, S, rule=rule, max_steps=1).states)
+            calls[name] = (fn.lower(model, S).compile(), (model, S))
+    times = interleaved_times(calls, reps)
+    return {
+        "N": N,
+        "K": K,
+        "B": B,
+        "float_ratio": median_ratio(times, "float", "sync"),
+        "integer_ratio": median_ratio(times, "integer", "sync"),
+        "float_over_integer": median_ratio(times, "float", "integer"),
     }
 
 
@@ -214,6 +245,10 @@ def run(quick: bool = False) -> dict:
     out["async_vs_sync_large"] = asy["ratio"]
     out["async_vs_sync_large_cue_blocked"] = asy["blocked_ratio"]
     out["async_large"] = {"N": N, "K": K, "B": B, **asy}
+    # the asynchronous kernel's two overlap layouts, beyond the cache and in it (the kernel picks
+    # integers from _BinaryDAMKernel.INTEGER_FROM_K patterns on)
+    shapes = ((200, 4000, 16), (100, 500, 64)) if quick else ((1600, 64000, 64), (400, 2000, 256))
+    out["async_overlap_layouts"] = [_overlap_layouts(*sh, reps=2 if quick else 3) for sh in shapes]
     out["kshard_equal"] = _kshard_equal(64, 1024, 600) if quick else _kshard_equal(400, 8192, 600)
     curve = (100, 150) if quick else tuple(range(100, 1001, 100))
     t0 = time.perf_counter()

@@ -231,10 +231,7 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
 
     def async_kernel(self) -> _BinaryDAMKernel:
         """O(K)-per-neuron asynchronous updates (:class:`_BinaryDAMKernel`)."""
-        # the barrier makes XLA materialise the int8 copy once, instead of fusing the transpose
-        # into the per-neuron column read (a strided read of the float patterns every neuron)
-        columns = jax.lax.optimization_barrier(jnp.transpose(self.patterns).astype(jnp.int8))
-        return _BinaryDAMKernel(self, columns)
+        return _BinaryDAMKernel(self, jnp.transpose(self.patterns).astype(jnp.int8))
 
 
 class _BinaryDAMKernel(AbstractAsyncKernel):
@@ -248,9 +245,10 @@ class _BinaryDAMKernel(AbstractAsyncKernel):
     kept as integers (they are sums of N +-1 terms): int16 while N < 2^15, else int32, converted
     to the state's float type inside the fused elementwise work. Exact, like float ones, and half
     the bytes: beyond the cache the sweep is bound by its passes over the (cues x K) overlaps.
-    Measured on 2 CPU cores, one sweep of 64 cues: int16 1.19x faster at N = 1600, K = 64,000,
-    1.15x at K = 32,000, 1.1x at K = 16,000, even at K = 8000; in cache (K = 2000, 256 cues) it
-    was 1.3x slower (the conversions), so fewer patterns keep float overlaps.
+    ``damjax bench --suite scale`` reports both layouts (key ``async_overlap_layouts``); on 2 CPU
+    cores integers were 1.27x faster at N = 1600, K = 64,000, 64 cues and 1.56x slower in cache
+    at N = 400, K = 2000, 256 cues (the conversions), so fewer patterns keep float overlaps (the
+    two were even near K = 8000 with 64 cues, N = 800).
     """
 
     model: BinaryDAM
