@@ -28,7 +28,15 @@ _F_NAMES = ("poly", "rect", "exp")
 
 
 def make_interaction(name: str, n: int, beta=1.0):
-    """Interaction function from its config name: ``poly`` / ``rect`` (degree ``n``) or ``exp``."""
+    r"""The interaction function a sweep config names.
+
+    * ``"poly"``: :class:`damjax.Polynomial`, :math:`F(x) = x^n`;
+    * ``"rect"``: :class:`damjax.RectifiedPolynomial`, :math:`F(x) = \max(x, 0)^n`;
+    * ``"exp"``: :class:`damjax.Exponential`, :math:`F(x) = e^{\beta x}` (``n`` unused).
+
+    **Raises:** ``ValueError`` naming ``F`` for any other name (and the interaction's own
+    errors for a bad ``n`` or ``beta``).
+    """
     if name == "poly":
         return Polynomial(n)
     if name == "rect":

@@ -254,8 +254,8 @@ def as_lagrangian(L, name: str, width: int) -> AbstractLagrangian:
     elif not isinstance(L, AbstractLagrangian):
         if not callable(L):
             raise TypeError(
-                f"`{name}` must be a Lagrangian (damjax.components.lagrangians.*), an interaction function "
-                f"or a callable x -> scalar; got {L!r}"
+                f"`{name}` must be a Lagrangian (damjax.components.lagrangians.*), an "
+                f"interaction function or a callable x -> scalar; got {L!r}"
             )
         L = Function(L)
     try:

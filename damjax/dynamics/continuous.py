@@ -215,9 +215,8 @@ class ODE(AbstractContinuousRule):
             throw=False,
         )
 
-    supports_fixed_steps: ClassVar[bool] = (
-        True  # fixed_steps: the whole horizon [0, t1], no early-stop event
-    )
+    # fixed_steps: the whole horizon [0, t1], no early-stop event
+    supports_fixed_steps: ClassVar[bool] = True
 
     def run(self, model, state, *, key, max_steps, record_energy, fixed_steps=False) -> Retrieval:
         tol = self.tol
