@@ -451,3 +451,32 @@ def test_jax_distributed_processes_split_the_grid(tmp_path, toymod):
     assert set(df["process_index"]) == {0, 1}
     ref = _key_cols(sweep.run(_grid(), toyexp.toy, None, progress=False).frame())
     pd.testing.assert_frame_equal(df[VALUE_COLS], ref[VALUE_COLS])
+
+
+def test_added_parameter_at_default_keeps_ids_keys_and_rows(tmp_path):
+    def fn(config, key):
+        return {"u": jax.random.uniform(key) + 0.0 * config.get("extra", 0.0)}
+
+    before = sweep.experiment(fn, name="grow", params={"N": 4}, register=False)
+    after = sweep.experiment(
+        fn, name="grow", params={"N": 4, "extra": 0.0}, added={"extra"}, register=False
+    )
+    g = sweep.Grid({"N": [4, 5]}, seeds=2)
+    old = sweep.run(g, before, tmp_path / "s", progress=False).frame()
+    # resuming with the grown experiment finds every row done (same ids), nothing recomputed
+    res = sweep.run(g, after, tmp_path / "s", progress=False)
+    assert (res.rows_computed, res.rows_skipped) == (0, 4)
+    new = res.frame()
+    assert len(new) == len(old) == 4
+    assert set(new["point_id"]) == set(old["point_id"]) and (new["extra"] == 0.0).all()
+    # in memory too: the same keys, so the same values
+    fresh = sweep.run(g, after, None, progress=False).frame()
+    cols = ["point_id", "seed", "u"]
+    assert (
+        fresh[cols].sort_values(cols).values.tolist() == old[cols].sort_values(cols).values.tolist()
+    )
+    # a non-default value is a different point
+    moved = sweep.run(sweep.Grid({"N": [4], "extra": [1.0]}, seeds=1), after, None, progress=False)
+    assert not set(moved.frame()["point_id"]) & set(old["point_id"])
+    with pytest.raises(TypeError, match="`added` must name parameters"):
+        sweep.experiment(fn, name="bad", params={"N": 4}, added={"nope"}, register=False)

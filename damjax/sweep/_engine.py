@@ -120,14 +120,17 @@ class SweepResult:
     _tables: list = dataclasses.field(default_factory=list, repr=False)
     _ids: frozenset = dataclasses.field(default_factory=frozenset, repr=False)
     _seeds: tuple = dataclasses.field(default=(), repr=False)
+    _exp: Any = dataclasses.field(default=None, repr=False)
 
     def frame(self):
         """The rows of this run's grid (this shard) as a pandas DataFrame, including rows that
         were already in the store; other rows of the store are left out (use :func:`load`)."""
         if self.out is not None:
-            from ._store import load
+            from ._store import fill_added, load
 
             df = load(self.out, experiment=self.experiment)
+            if self._exp is not None:
+                df = fill_added(df, self._exp)
             keep = df["point_id"].isin(self._ids) & df["seed"].isin(self._seeds)
             return df[keep].reset_index(drop=True)
         import pandas as pd
@@ -264,6 +267,7 @@ def run(
         _tables=writer.tables,
         _ids=frozenset(plan.ids),
         _seeds=tuple(plan.grid.seeds),
+        _exp=plan.exp,
     )
 
 
@@ -320,7 +324,7 @@ def _plan(grid, experiment, out, *, shard, batch_size, devices) -> _Plan:
     j = 0
     for idx, pt in enumerate(grid.points()):
         cfg = exp.resolve(pt, where=f"grid point {idx} {pt}")
-        all_ids.append(point_id(cfg))
+        all_ids.append(point_id(exp.identity(cfg)))
         if idx % sn != si:
             continue
         j += 1

@@ -74,6 +74,9 @@ class Experiment:
     * ``static`` — names of the static parameters; by default every non-float parameter.
     * ``validate`` — optional ``validate(config) -> None`` raising ``ValueError`` for a bad point
       (runs on every point before any work).
+    * ``added`` — parameters added to ``params`` after rows were stored: at their default value
+      they are left out of the point's id (:meth:`identity`), so a point that does not use them
+      keeps the id, and hence the key and the stored rows, it had before they existed.
     """
 
     fn: Callable[[dict, Any], Mapping[str, Any]]
@@ -82,6 +85,7 @@ class Experiment:
     types: Mapping[str, type] = dataclasses.field(default_factory=dict)
     static: frozenset[str] | None = None
     validate: Callable[[dict], None] | None = None
+    added: frozenset[str] = frozenset()
 
     def __post_init__(self):
         if not callable(self.fn):
@@ -96,6 +100,19 @@ class Experiment:
                     raise TypeError(f"default of `{k}` must be a bool/int/float/str; got {d!r}")
         if self.static is not None:
             object.__setattr__(self, "static", frozenset(self.static))
+        object.__setattr__(self, "added", frozenset(self.added))
+        if self.added and (self.params is None or not self.added <= set(self.params)):
+            raise TypeError(f"`added` must name parameters with defaults; got {sorted(self.added)}")
+
+    def identity(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of a resolved ``config`` that identifies its point (the input of
+        :func:`damjax.sweep.point_id`): all of it, less the ``added`` parameters at their
+        default."""
+        return {
+            k: v
+            for k, v in config.items()
+            if not (k in self.added and self.params is not None and v == self.params[k])
+        }
 
     def __call__(self, config, key):
         return self.fn(config, key)
@@ -173,6 +190,7 @@ def experiment(
     static=None,
     validate: Callable[[dict], None] | None = None,
     register: bool = True,
+    added=(),
 ):
     """Decorator turning ``fn(config, key) -> dict`` into an :class:`Experiment` (and registering
     it under ``name``, default ``fn.__name__``, so TOML configs can name it).
@@ -192,6 +210,7 @@ def experiment(
             types=dict(types or {}),
             static=frozenset(static) if static is not None else None,
             validate=validate,
+            added=frozenset(added),
         )
         if register:
             _REGISTRY[exp.name] = exp

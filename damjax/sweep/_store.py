@@ -150,6 +150,8 @@ def _check_schema(table: pa.Table, experiment=None, results: dict | None = None)
         return  # rows of other experiments: checked against theirs when those are resumed
     for name in experiment.params or {}:
         if name not in schema.names:
+            if name in experiment.added:  # stored before it was added: at its default
+                continue
             raise ValueError(f"missing parameter column {name!r} of experiment {experiment.name}")
         py = experiment.param_type(name)
         if not _type_ok(schema.field(name).type, py):
@@ -409,6 +411,18 @@ def write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def fill_added(df, experiment):
+    """Rows stored before a parameter was ``added`` to ``experiment`` have no column (or NaN)
+    for it: they were computed at its default, so fill that in."""
+    for name in sorted(experiment.added):
+        default = experiment.params[name]
+        if name not in df:
+            df[name] = default
+        elif df[name].isna().any():
+            df[name] = df[name].fillna(default).astype(type(default))
+    return df
+
+
 def load(
     root: str | Path,
     *,
@@ -422,7 +436,8 @@ def load(
     **Arguments:**
 
     * ``root`` — the store folder (``--out DIR`` of the sweep).
-    * ``experiment`` — keep only rows of this experiment name.
+    * ``experiment`` — keep only rows of this experiment name (and, for a registered one, give
+      rows stored before a parameter was ``added`` to it that parameter's default).
     * ``on_corrupt`` — ``"warn"`` (skip corrupt files with a :class:`CorruptFileWarning`) or
       ``"raise"``. Corrupt files are never read silently.
     * ``columns`` — load only these columns (plus the key columns).
@@ -469,6 +484,12 @@ def load(
         return pd.DataFrame(columns=list(KEY_COLUMNS))
     df = pd.concat(frames, ignore_index=True, sort=False)
     df = df.drop_duplicates(subset=list(KEY_COLUMNS), keep="first").reset_index(drop=True)
+    if experiment is not None:
+        from ._experiment import registered_experiments
+
+        exp = registered_experiments().get(experiment)
+        if exp is not None:
+            df = fill_added(df, exp)
     which = _grid_rows(root, "last" if grid == "all" else grid)
     if which is None:
         return df
