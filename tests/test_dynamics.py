@@ -220,3 +220,45 @@ def test_no_retracing_on_second_call(getkey):
     model2 = dj.BinaryDAM(dj.patterns.random_binary(getkey(), 10, 32), dj.Polynomial(4))
     dj.retrieve(model2, dj.patterns.random_binary(getkey(), 8, 32), rule=dj.Async())
     assert _retrieve_batched._cached._cache_size() == traced
+
+
+@pytest.mark.parametrize("order", ["fixed", "random"])
+@pytest.mark.parametrize("slots", [1, 5, 64])
+def test_settle_async_equals_batched_retrieve(order, slots, getkey):
+    from damjax.dynamics.async_ import settle_async
+
+    X = dj.patterns.random_binary(getkey(), 300, 40)
+    cues = dj.patterns.random_binary(getkey(), 23, 40)
+    rule, key = dj.Async(order=order), getkey()
+    full = dj.retrieve(dj.BinaryDAM(X, dj.Polynomial(2)), cues, rule=rule, key=key, max_steps=50)
+    cut = int(np.median(np.asarray(full.steps)))  # some cues settle within it, some do not
+    for F, max_steps in ((dj.Polynomial(3), 50), (dj.Polynomial(2), cut)):
+        model = dj.BinaryDAM(X, F)
+        ref = dj.retrieve(model, cues, rule=rule, key=key, max_steps=max_steps)
+        got = jax.jit(
+            lambda m, c, k: settle_async(m, c, rule=rule, key=k, max_steps=max_steps, slots=slots)
+        )(model, cues, key)
+        assert np.array_equal(got.states, ref.states)
+        assert np.array_equal(got.steps, ref.steps)
+        assert np.array_equal(got.converged, ref.converged)
+    assert not bool(jnp.all(ref.converged)) and bool(jnp.any(ref.converged))
+    # vmapped over two pattern sets, as the capacity search runs it over seeds
+    models = eqx.filter_vmap(lambda x: dj.BinaryDAM(x, dj.Polynomial(3)))(jnp.stack([X, -X[::-1]]))
+    both = eqx.filter_vmap(
+        lambda m: settle_async(m, cues, rule=rule, key=key, max_steps=50, slots=slots)
+    )(models)
+    for j, x in enumerate((X, -X[::-1])):
+        ref = dj.retrieve(dj.BinaryDAM(x, dj.Polynomial(3)), cues, rule=rule, key=key, max_steps=50)
+        assert np.array_equal(both.states[j], ref.states)
+        assert np.array_equal(both.steps[j], ref.steps)
+
+
+def test_settle_async_bad_input(getkey):
+    from damjax.dynamics.async_ import settle_async
+
+    model = dj.BinaryDAM(dj.patterns.random_binary(getkey(), 10, 8), dj.Polynomial(3))
+    cues = dj.patterns.random_binary(getkey(), 4, 8)
+    with pytest.raises(ValueError, match="`slots` must be >= 1"):
+        settle_async(model, cues, rule=dj.Async(), key=getkey(), max_steps=5, slots=0)
+    with pytest.raises(TypeError, match="`rule` must be an Async rule"):
+        settle_async(model, cues, rule=dj.Sync(), key=getkey(), max_steps=5, slots=2)
