@@ -173,6 +173,26 @@ def test_sampled_k_half_agrees_with_exact_within_its_interval(getkey):
     assert _coverage(exact, est) >= S2 - 1, (exact, est)
 
 
+def test_relative_resolution_brackets_the_exhaustive_search(getkey):
+    # the same probes (same key): a coarser search lands within its reported step of the
+    # exhaustive one, its interval only widens, and it evaluates fewer candidates
+    F, S = dj.Polynomial(3), 4
+    P = random_binary(getkey(), S * 600, 50).reshape(S, 600, 50)
+    kw = dict(patterns=P, rho=0.1, rule=dj.OneStep(), num_probes=100, halfwidth=0.1)
+    key = getkey()
+    full = cap.sampled_k_half(F, key=key, **kw)
+    coarse = cap.sampled_k_half(F, key=key, k_resolution=0.05, **kw)
+    assert full.resolution == 1 and coarse.resolution > 1
+    pt, cpt = np.asarray(full.k_half), np.asarray(coarse.k_half)
+    assert np.all(cpt <= pt) and np.all(pt < cpt + coarse.resolution), (full, coarse)
+    assert np.all(np.asarray(coarse.lower) <= np.asarray(full.lower))
+    assert np.all(np.asarray(coarse.upper) >= np.asarray(full.upper))
+    assert np.all(np.asarray(coarse.upper) - np.asarray(full.upper) < coarse.resolution)
+    assert np.all(np.asarray(coarse.evaluations) < np.asarray(full.evaluations))
+    # every bracket ended at most max(1, 0.05 K) wide
+    assert coarse.resolution <= max(1, int(0.05 * int(np.max(np.asarray(coarse.upper)))))
+
+
 def test_sampled_k_half_regenerated_equals_stored_and_random_starts(getkey):
     key, F = getkey(), dj.Polynomial(3)
     kw = dict(max_steps=20, block_size=64, num_probes=100, halfwidth=0.1)
@@ -212,6 +232,8 @@ def test_bad_input_names_the_argument(getkey):
         cap.sampled_k_half(F, key=getkey(), patterns=P, num_probes=50)
     with pytest.raises(ValueError, match="`k_max` = 20 .*cannot answer"):
         cap.sampled_k_half(F, key=getkey(), patterns=P, k_max=20, num_probes=40, halfwidth=0.2)
+    with pytest.raises(ValueError, match="`k_resolution` must lie in"):
+        cap.sampled_k_half(F, key=getkey(), patterns=P, k_resolution=0.7)
     with pytest.raises(ValueError, match="`k_max` = 10 .*cannot answer"):
         cap.no_error_capacity(F, patterns=P, k_max=10)
     with pytest.raises(ValueError, match="`k_min` = 150 is too large"):
@@ -259,6 +281,8 @@ def test_sweep_capacity_and_k_half_experiments(getkey):
     assert int(res["k_half"]) == int(direct.k_half[0])
     with pytest.raises(ValueError, match="`probes` = 10"):
         k_half.resolve({"N": 48, "k_pool": 400, "probes": 10})
+    with pytest.raises(ValueError, match="`k_resolution`"):
+        k_half.resolve({"N": 48, "k_pool": 400, "k_resolution": -0.1})
     g = sweep.Grid({"N": [32], "k_pool": [200], "probes": [100], "halfwidth": [0.1]}, seeds=2)
     frame = sweep.run(g, "k_half", None, progress=False).frame()
     assert len(frame) == 2 and set(frame["resolved"]) == {1}

@@ -258,7 +258,11 @@ def test_settle_async_bad_input(getkey):
 
     model = dj.BinaryDAM(dj.patterns.random_binary(getkey(), 10, 8), dj.Polynomial(3))
     cues = dj.patterns.random_binary(getkey(), 4, 8)
-    with pytest.raises(ValueError, match="`slots` must be >= 1"):
+    with pytest.raises(ValueError, match="`slots` must be an integer >= 1"):
         settle_async(model, cues, rule=dj.Async(), key=getkey(), max_steps=5, slots=0)
+    with pytest.raises(ValueError, match="`max_steps` must be an integer >= 1"):
+        settle_async(model, cues, rule=dj.Async(), key=getkey(), max_steps=0, slots=2)
+    with pytest.raises(ValueError, match=r"`cues` must have shape \(B, N\)"):
+        settle_async(model, cues[0], rule=dj.Async(), key=getkey(), max_steps=5, slots=2)
     with pytest.raises(TypeError, match="`rule` must be an Async rule"):
         settle_async(model, cues, rule=dj.Sync(), key=getkey(), max_steps=5, slots=2)

@@ -42,6 +42,7 @@ from ._sampled import (
     _all_rows_pass,
     _bisect,
     _check_bracket,
+    _check_resolution,
     _k_half_one,
     _Probe,
     _resolve_probes,
@@ -295,6 +296,7 @@ def kshard_sampled_k_half(
     k_min: int = 1,
     k_max: int | None = None,
     method: str = "exact",
+    k_resolution: float = 0.0,
 ) -> KHalfEstimate:
     """:func:`damjax.capacity.sampled_k_half` for one pool with K sharded over ``mesh``: the same
     probes (the same ``key``), the same search and the same :class:`KHalfEstimate` as
@@ -316,6 +318,7 @@ def kshard_sampled_k_half(
     check_fraction(rho, "rho")
     check_positive_int(max_steps, "max_steps")
     num_probes = _resolve_probes(num_probes, halfwidth, confidence)
+    rel = _check_resolution(k_resolution)
     curve_path = starts == "cues" and float(rho) == 0.0
     nb = mesh.shape["batch"]
     if not curve_path and num_probes % nb:
@@ -360,12 +363,11 @@ def kshard_sampled_k_half(
             return counts[: source.num_blocks], stored[: source.num_blocks]
 
         return _k_half_one(
-            probe, source, key, lo, hi, confidence, dynamics=dynamics, curve=sharded_curve
+            probe, source, key, lo, hi, confidence, rel=rel, dynamics=dynamics, curve=sharded_curve
         )
 
     seed_key = jax.random.split(jax.random.fold_in(key, 1), 1)[0]
-    point, lower, upper, n = run(payload, source, seed_key, jnp.int32(k_lo), jnp.int32(k_hi))
-    point, lower, upper, n = (jnp.asarray(x)[None] for x in (point, lower, upper, n))
+    out = run(payload, source, seed_key, jnp.int32(k_lo), jnp.int32(k_hi))
+    point, lower, upper, n, step = (jnp.asarray(x)[None] for x in out)
     _check_bracket(lower, upper, k_lo, k_hi)
-    res = source.block_size if curve_path else 1
-    return KHalfEstimate(point, lower, upper, num_probes, float(confidence), n, res)
+    return KHalfEstimate(point, lower, upper, num_probes, float(confidence), n, int(step[0]))

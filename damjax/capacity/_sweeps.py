@@ -19,7 +19,13 @@ from ..patterns import flip, random_binary
 from ..sweep import experiment, register_axis_check
 from ._blocked import RandomPatterns, StoredPatterns
 from ._measure import fixed_point_fraction, retrieval_stats
-from ._sampled import _k_half_one, _no_error_one, _Probe, probes_for_halfwidth
+from ._sampled import (
+    _check_resolution,
+    _k_half_one,
+    _no_error_one,
+    _Probe,
+    probes_for_halfwidth,
+)
 from ._search import Retrieves, capacity_search
 
 __all__ = ["make_interaction", "make_rule"]
@@ -224,6 +230,7 @@ def _check_k_half(cfg):
         raise ValueError(f"`rho` must lie in [0, 1]; got {cfg['rho']}")
     if not 0.0 < cfg["confidence"] < 1.0:
         raise ValueError(f"`confidence` must lie in (0, 1); got {cfg['confidence']}")
+    _check_resolution(cfg["k_resolution"])
     need = probes_for_halfwidth(cfg["halfwidth"], cfg["confidence"])
     if cfg["probes"] != 0 and cfg["probes"] < need:
         raise ValueError(
@@ -246,14 +253,17 @@ def _check_k_half(cfg):
         "k_min": 1,
         "patterns": "regenerated",
         "block_size": 0,
+        "k_resolution": 0.0,
     },
     types=_POOL_TYPES,
     # rho, halfwidth and confidence choose the search and the probe count: static like the rest
     static=frozenset(
         "N k_pool F n starts rho rule max_steps probes halfwidth confidence k_min patterns "
-        "block_size".split()
+        "block_size k_resolution".split()
     ),
     validate=_check_k_half,
+    # k_resolution came after stored rows: at 0 it leaves their ids (and keys) as they were
+    added={"k_resolution"},
 )
 def k_half(config, key):
     """K_1/2, SAMPLED (:func:`damjax.capacity.sampled_k_half`): ``starts`` "cues" (memories
@@ -261,6 +271,7 @@ def k_half(config, key):
     onto a memory), ``probes`` per candidate K (0 = enough for a Wilson half-width
     ``halfwidth`` at rate 1/2), K searched in [``k_min``, ``k_pool``]. ``block_size`` 0 picks
     k_pool / 512 (at least 16) for rho = 0 cues (then K lies on that grid) and 1024 otherwise.
+    ``k_resolution`` > 0 stops the bisections at a relative bracket (see ``sampled_k_half``).
 
     Returns ``k_half``, its interval ``k_half_lower`` / ``k_half_upper``, ``resolved`` (1 when
     the interval lies inside [k_min, k_pool]; 0 means the pool cannot answer and the three
@@ -280,7 +291,9 @@ def k_half(config, key):
         method="exact",
     )
     lo, hi = jnp.int32(config["k_min"]), jnp.int32(config["k_pool"])
-    point, lower, upper, _ = _k_half_one(probe, _pool(cfg, kx), kp, lo, hi, config["confidence"])
+    point, lower, upper, _, step = _k_half_one(
+        probe, _pool(cfg, kx), kp, lo, hi, config["confidence"], rel=config["k_resolution"]
+    )
     resolved = (lower >= lo) & (upper <= hi)
     return {
         "k_half": point,
@@ -288,5 +301,5 @@ def k_half(config, key):
         "k_half_upper": upper,
         "resolved": resolved.astype(jnp.int32),
         "probes_used": jnp.int32(probes),
-        "resolution": jnp.int32(block if curve else 1),
+        "resolution": step,
     }

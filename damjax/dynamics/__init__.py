@@ -11,6 +11,8 @@ from ._base import rule_from_name as rule_from_name
 from ._base import rule_names as rule_names
 from ._base import status_of as status_of
 from .async_ import Async as Async
+from .async_ import Settled as Settled
+from .async_ import settle_async as settle_async
 from .continuous import ODE as ODE
 from .continuous import AbstractContinuousRule as AbstractContinuousRule
 from .continuous import Euler as Euler

@@ -127,10 +127,13 @@ def settle_async(
     """
     if not isinstance(rule, Async):
         raise TypeError(f"`rule` must be an Async rule; got {rule!r}")
-    B, n = cues.shape
-    b = min(int(slots), B)
-    if b < 1:
-        raise ValueError(f"`slots` must be >= 1; got {slots!r}")
+    if jnp.ndim(cues) != 2:
+        raise ValueError(f"`cues` must have shape (B, N); got {jnp.shape(cues)}")
+    for value, name in ((max_steps, "max_steps"), (slots, "slots")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}")
+    B = cues.shape[0]
+    b = min(slots, B)
     kernel = model.async_kernel()
     keys = jax.random.split(key, B)
     init = jax.vmap(kernel.init)
