@@ -1,5 +1,7 @@
 """Scale benchmark: capacity estimators at N = 400 / 1000, peak memory per pattern entry (XLA
-memory analysis), the blocked field against bare GEMMs, the asynchronous sweep at N = 1600 (as
+memory analysis), the paper's random-start K_1/2 at N = 200 / 400 (``k_half_random_n3_s``) and
+the refilled lanes its dynamics run on (``random_start_lanes``), the blocked field against bare
+GEMMs, the asynchronous sweep at N = 1600 (as
 shipped, and the cue-blocked prototype of ``damjax.capacity._async_blocked``), the async kernel's
 float32 and integer overlaps beyond the cache and in it (``async_overlap_layouts``), K-sharding on 4
 fake devices (update, no-error capacity and sampled K_1/2), and the time of the n = 3 K_1/2
@@ -20,8 +22,10 @@ import jax.numpy as jnp
 
 from .. import capacity as cap
 from ..capacity._async_blocked import blocked_async
+from ..capacity._sampled import async_slots
 from ..components.interactions import Polynomial
 from ..dynamics import Async, retrieve
+from ..dynamics.async_ import settle_async
 from ..models import BinaryDAM
 from ..patterns import random_binary
 from ._timing import interleaved_times, median_ratio
@@ -56,6 +60,56 @@ def _summary(est) -> dict:
         "confidence": est.confidence,
         "ci_width_rel": max(float(x) for x in est.relative_width),
         "k_resolution": est.resolution,
+    }
+
+
+def _k_half_random(N: int, F=_F) -> tuple[float, dict]:
+    """The paper's K_1/2 (random starts, random-order asynchronous dynamics, 93 probes for a
+    Wilson half-width 0.1, bisection to 1% of K) for one seed, n = 3 (power F unless ``F``):
+    seconds and the estimate. K in [0.05, 1.5] x theory as in ``krotov2016-capacity``."""
+    th = float(cap.krotov_k_half(N, 3))
+    t0 = time.perf_counter()
+    est = cap.sampled_k_half(
+        F,
+        key=jax.random.key(N),
+        dim=N,
+        k_max=int(1.5 * th) + 10,
+        k_min=max(1, int(0.05 * th)),
+        starts="random",
+        rule=Async(order="random"),
+        halfwidth=0.1,
+        k_resolution=0.01,
+    )
+    jax.block_until_ready(est.k_half)
+    return time.perf_counter() - t0, {**_summary(est), "evaluations": int(est.evaluations[0])}
+
+
+def _lanes_vs_batched(N: int, K: int, B: int, reps: int) -> dict:
+    """Random starts run to convergence: the refilled lanes of ``settle_async`` (as the
+    random-start K_1/2 uses them) against one batched ``retrieve`` of the same B starts (the
+    same states); the ratio is batched / lanes time, in one run."""
+    kx, ks = jax.random.split(jax.random.key(5))
+    model = BinaryDAM(random_binary(kx, K, N), _F)
+    S = random_binary(ks, B, N)
+    rule, key = Async(order="random"), jax.random.key(6)
+    slots = async_slots(B)
+    batched = jax.jit(lambda m, S: retrieve(m, S, rule=rule, key=key, max_steps=50))
+    lanes = jax.jit(lambda m, S: settle_async(m, S, rule=rule, key=key, max_steps=50, slots=slots))
+    times = interleaved_times(
+        {"batched": (batched, (model, S)), "lanes": (lanes, (model, S))}, reps
+    )
+    ref, got = batched(model, S), lanes(model, S)
+    return {
+        "N": N,
+        "K": K,
+        "B": B,
+        "slots": slots,
+        "ratio": median_ratio(times, "batched", "lanes"),
+        "equal": int(bool(jnp.array_equal(ref.states, got.states))),
+        "sweeps_sum": int(jnp.sum(ref.steps)),
+        "sweeps_max": int(jnp.max(ref.steps)),
+        "batched_s": statistics.median(times["batched"]),
+        "lanes_s": statistics.median(times["lanes"]),
     }
 
 
@@ -249,6 +303,16 @@ def run(quick: bool = False) -> dict:
     # integers from _BinaryDAMKernel.INTEGER_FROM_K patterns on)
     shapes = ((200, 4000, 16), (100, 500, 64)) if quick else ((1600, 64000, 64), (400, 2000, 256))
     out["async_overlap_layouts"] = [_overlap_layouts(*sh, reps=2 if quick else 3) for sh in shapes]
+    # the paper's K_1/2 definition (random starts, asynchronous dynamics) and its lanes
+    N, frac = (64, 0.6) if quick else (400, 0.5)
+    out["random_start_lanes"] = _lanes_vs_batched(
+        N, int(frac * float(cap.krotov_k_half(N, 3))), 93, reps=1 if quick else 2
+    )
+    out["k_half_random_n3_s"], out["k_half_random_n3"] = {}, {}
+    for N in (40, 64) if quick else (200, 400):
+        t, est = _k_half_random(N)
+        out["k_half_random_n3_s"][f"N{N}"] = t
+        out["k_half_random_n3"][f"N{N}"] = est
     out["kshard_equal"] = _kshard_equal(64, 1024, 600) if quick else _kshard_equal(400, 8192, 600)
     curve = (100, 150) if quick else tuple(range(100, 1001, 100))
     t0 = time.perf_counter()
