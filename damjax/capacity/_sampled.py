@@ -106,53 +106,39 @@ def _step(a, rel: float):
     return jnp.maximum(1, (rel * jnp.maximum(a, 0).astype(jnp.float32)).astype(jnp.int32))
 
 
-def _bisect(pred, lo, hi, *, rel: float = 0.0, bracket=None):
+#: evaluations a recording bisection keeps (more than the 32 of an int32 range at step 1)
+_HISTORY = 40
+
+
+def _bisect(pred, lo, hi, *, rel: float = 0.0, bracket=None, value=None):
     """Bisection for the largest K in [lo, hi] with ``pred(K)`` (assumed monotone: true, then
     false). Returns ``(a, b, n)``: ``pred(a)`` holds (``a = lo - 1`` if it holds nowhere),
     ``pred(b)`` fails (``b = hi + 1`` if it holds everywhere), ``b - a <= max(1, rel a)``, and
     ``n`` evaluations. ``bracket`` = (a0, b0) starts from a bracket already known (by the same
-    convention) instead of ``(lo - 1, hi + 1)``."""
+    convention) instead of ``(lo - 1, hi + 1)``. With ``value`` (K -> int32 scalar) the test is
+    ``pred(value(K))`` and ``(a, b, n, ks, values)`` is returned: the evaluated pairs too
+    (``_HISTORY`` slots, K = -1 where unused)."""
+    record = value is not None
 
     def cond(c):
-        a, b, _ = c
-        return b - a > _step(a, rel)
-
-    def body(c):
-        a, b, n = c
-        mid = a + (b - a) // 2
-        ok = pred(mid)
-        return jnp.where(ok, mid, a), jnp.where(ok, b, mid), n + 1
-
-    a0, b0 = (lo - 1, hi + 1) if bracket is None else bracket
-    return jax.lax.while_loop(cond, body, (a0, b0, jnp.int32(0)))
-
-
-#: evaluations a bisection can record (more than the 32 of an int32 range at step 1)
-_HISTORY = 40
-
-
-def _bisect_recorded(value, test, lo, hi, rel: float):
-    """:func:`_bisect` of ``test(value(K))``, also returning the (K, value) pairs it evaluated
-    (``_HISTORY`` slots, K = -1 where unused): ``(a, b, n, ks, values)``."""
-
-    def pred_and_record(c, K):
-        ks, vs, n = c
-        v = value(K)
-        return test(v), (ks.at[n].set(K), vs.at[n].set(v))
-
-    def cond(c):
-        a, b, n, _, _ = c
-        return b - a > _step(a, rel)
+        return c[1] - c[0] > _step(c[0], rel)
 
     def body(c):
         a, b, n, ks, vs = c
         mid = a + (b - a) // 2
-        ok, (ks, vs) = pred_and_record((ks, vs, n), mid)
+        if record:
+            v = value(mid)
+            ok = pred(v)
+            ks, vs = ks.at[n].set(mid), vs.at[n].set(v)
+        else:
+            ok = pred(mid)
         return jnp.where(ok, mid, a), jnp.where(ok, b, mid), n + 1, ks, vs
 
-    ks = jnp.full((_HISTORY,), -1, jnp.int32)
-    vs = jnp.zeros((_HISTORY,), jnp.int32)
-    return jax.lax.while_loop(cond, body, (lo - 1, hi + 1, jnp.int32(0), ks, vs))
+    a0, b0 = (lo - 1, hi + 1) if bracket is None else bracket
+    size = _HISTORY if record else 0
+    ks, vs = jnp.full((size,), -1, jnp.int32), jnp.zeros((size,), jnp.int32)
+    a, b, n, ks, vs = jax.lax.while_loop(cond, body, (a0, b0, jnp.int32(0), ks, vs))
+    return (a, b, n, ks, vs) if record else (a, b, n)
 
 
 def _bracket_from(ks, ok, lo, hi):
@@ -320,7 +306,7 @@ def _k_half_one(
     def lo_hi(count):
         return wilson_interval(count, P, confidence)
 
-    point, b1, n1, ks, counts = _bisect_recorded(successes, lambda c: 2 * c >= P, k_lo, k_hi, rel)
+    point, b1, n1, ks, counts = _bisect(lambda c: 2 * c >= P, k_lo, k_hi, rel=rel, value=successes)
     c_lo, c_hi = lo_hi(counts)
     # lower: largest K in [k_lo, point] whose rate is confidently above 1/2
     top = jnp.maximum(point, k_lo)
