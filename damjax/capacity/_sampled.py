@@ -211,7 +211,7 @@ class _Probe(eqx.Module):
     def _dynamics(self, source, K, cues, key):
         """(final states, settled, max_mu<K |xi^mu . s|) of ``rule`` run from ``cues``.
 
-        ``Async`` runs on :func:`damjax.dynamics.async_.settle_async` lanes (the states of a
+        ``Async`` runs on :func:`damjax.dynamics.settle_async` lanes (the states of a
         batched ``retrieve``, at the cost of the probes' summed sweep counts rather than
         ``num_probes`` x the slowest: measured 1.45-1.8x faster from random starts)."""
         model = self.dynamics_model(source, K)
