@@ -287,17 +287,19 @@ def test_quick_reproduction(name, tmp_path):
 
 
 def test_run_returns_what_it_writes(tmp_path, monkeypatch):
-    """In process (the quick runs above are in subprocesses): run's summary is summary.json."""
+    """In process (the quick runs above are in subprocesses): run's summary is summary.json,
+    each check recorded as the Check computed it, and "passed" their conjunction."""
+    made = {}
 
     def fake(out, *, quick):
         m = float(quick) + 1.0
+        # two bounds either side of m, so that a conjunction and a disjunction differ
+        made.update(
+            low=reproduce.Check.at_least(m, m - 1.0, source="ours"),
+            high=reproduce.Check.at_least(m, m + 1.0, source="ours"),
+        )
         return reproduce.Outcome(
-            checks={
-                "met": reproduce.Check.at_least(m, 1.0, source="ours"),
-                "missed": reproduce.Check.at_least(m, 3.0, source="ours"),
-            },
-            config={"quick": quick},
-            protocol={"source": "fake"},
+            checks=dict(made), config={"quick": quick}, protocol={"source": "fake"}
         )
 
     monkeypatch.setitem(
@@ -305,11 +307,13 @@ def test_run_returns_what_it_writes(tmp_path, monkeypatch):
     )
     summary = reproduce.run("fake-run", tmp_path, quick=True, argv=["x"])
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    # the summary carries each check's own outcome, and "passed" is their conjunction
     checks = summary["checks"]
-    assert checks["met"]["measured"] == checks["missed"]["measured"] == 2.0
-    assert [checks[k]["passed"] for k in ("met", "missed")] == [True, False]
-    assert summary["passed"] is False
+    assert set(checks) == set(made)
+    for name, check in made.items():
+        assert checks[name]["measured"] == check.measured == 2.0
+        assert checks[name]["passed"] == check.passed
+    assert len({c.passed for c in made.values()}) == 2, "the fake must mix outcomes"
+    assert summary["passed"] == all(c.passed for c in made.values())
 
 
 def test_record_covers_exactly_the_registry():
