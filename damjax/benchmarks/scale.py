@@ -24,8 +24,7 @@ from .. import capacity as cap
 from ..capacity._async_blocked import blocked_async
 from ..capacity._sampled import async_slots
 from ..components.interactions import Polynomial
-from ..dynamics import Async, retrieve
-from ..dynamics.async_ import settle_async
+from ..dynamics import Async, retrieve, settle_async
 from ..models import BinaryDAM
 from ..patterns import random_binary
 from ._timing import interleaved_times, median_ratio

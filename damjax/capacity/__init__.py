@@ -33,6 +33,7 @@ from ._measure import is_fixed_point as is_fixed_point
 from ._measure import nearest_overlap as nearest_overlap
 from ._measure import retrieval_stats as retrieval_stats
 from ._measure import retrieval_summary as retrieval_summary
+from ._no_error import no_error_capacity as no_error_capacity
 from ._ramsauer import StorageConstants as StorageConstants
 from ._ramsauer import lambertw as lambertw
 from ._ramsauer import retrieval_error_bound as retrieval_error_bound
@@ -42,10 +43,7 @@ from ._retrieval import ReachesMemory as ReachesMemory
 from ._retrieval import k_half as k_half
 from ._retrieval import noisy_retrieval as noisy_retrieval
 from ._sampled import KHalfEstimate as KHalfEstimate
-from ._sampled import no_error_capacity as no_error_capacity
-from ._sampled import probes_for_halfwidth as probes_for_halfwidth
 from ._sampled import sampled_k_half as sampled_k_half
-from ._sampled import wilson_interval as wilson_interval
 from ._search import AbstractCriterion as AbstractCriterion
 from ._search import Retrieves as Retrieves
 from ._search import Stable as Stable
@@ -67,3 +65,5 @@ from ._theory import krotov_k_half as krotov_k_half
 from ._theory import krotov_kmax as krotov_kmax
 from ._theory import krotov_kmax_no_errors as krotov_kmax_no_errors
 from ._theory import krotov_omega as krotov_omega
+from ._wilson import probes_for_halfwidth as probes_for_halfwidth
+from ._wilson import wilson_interval as wilson_interval

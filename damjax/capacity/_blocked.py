@@ -35,6 +35,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray, Scalar, is_concrete
 from .._numerics import HI as _HI
@@ -372,3 +373,43 @@ def field_memory(model: BlockedDAM, batch: int) -> dict:
         "argument_bytes": int(mem.argument_size_in_bytes),
         "output_bytes": int(mem.output_size_in_bytes),
     }
+
+
+def _sources(patterns, key, seeds, k_max, dim, block_size):
+    """A pattern source with a leading seed axis, and the number of seeds."""
+    if patterns is None:
+        if dim is None or k_max is None:
+            raise ValueError("regenerated patterns (`patterns=None`) need `dim` and `k_max`")
+        check_positive_int(seeds, "seeds")
+        keys = jax.random.split(key, seeds)
+        src = eqx.filter_vmap(lambda k: RandomPatterns(k, k_max, dim, block_size=block_size))(keys)
+        return src, seeds
+    if isinstance(patterns, AbstractPatternSource):
+        return jax.tree.map(lambda x: x[None], patterns), 1
+    arr = patterns if hasattr(patterns, "shape") else np.asarray(patterns)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(
+            f"`patterns` must have shape (K, N) or (S, K, N) (seeds, pool, neurons); "
+            f"got {arr.shape}"
+        )
+    srcs = [StoredPatterns(x, block_size=block_size) for x in arr]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *srcs), arr.shape[0]
+
+
+def _compile_within(fn, args, memory_budget, what: str):
+    """AOT-compile ``fn(*args)``; refuse (before running anything) when XLA's memory analysis
+    says arguments + temporaries + outputs exceed ``memory_budget`` bytes."""
+    compiled = jax.jit(fn).lower(*args).compile()
+    if memory_budget is not None:
+        budget = check_positive_int(memory_budget, "memory_budget")
+        mem = compiled.memory_analysis()
+        need = int(mem.argument_size_in_bytes + mem.temp_size_in_bytes + mem.output_size_in_bytes)
+        if need > budget:
+            raise ValueError(
+                f"`memory_budget` = {budget} bytes is too small for {what}: it needs {need} "
+                f"bytes (XLA memory analysis); raise the budget or lower `block_size` / the "
+                f"probe or chunk count"
+            )
+    return compiled

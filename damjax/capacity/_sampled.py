@@ -1,26 +1,20 @@
-r"""Capacity estimators at scale, on blocked fields (:class:`BlockedDAM`).
+r"""K_1/2 at scale, SAMPLED, on blocked fields (:class:`BlockedDAM`): :func:`sampled_k_half` judges
+each candidate K (the K at which half of the cues are retrieved) from ``num_probes`` probe cues,
+with a Wilson binomial interval (:mod:`._wilson`). Cost per candidate K: ``num_probes x steps x 4
+K N`` flops (no K x K work).
 
-* :func:`sampled_k_half` — SAMPLED: K_1/2 (the K at which half of the cues are retrieved)
-  judged at each candidate K from ``num_probes`` probe cues, with a Wilson binomial interval.
-  Cost per candidate K: ``num_probes x steps x 4 K N`` flops (no K x K work).
-* :func:`no_error_capacity` — EXACT: the largest K for which all K stored patterns are fixed
-  points, with one field evaluation per pattern, in chunks of ``chunk`` patterns (no dynamics),
-  stopping at the first unstable chunk. Cost per candidate K: at most ``4 K^2 N`` flops.
+The exact estimator for small sizes is :func:`damjax.capacity.k_half` (every memory is cued,
+K_pool^2 N per step, all of it materialised); the two give the same answers on the same patterns
+(the sampled one within its interval) with memory O(B x block + block x N). The exact no-error
+capacity at scale is :func:`damjax.capacity.no_error_capacity` (:mod:`._no_error`).
 
-The exact estimators for small sizes are :func:`damjax.capacity.k_half` (every memory is cued,
-K_pool^2 N per step, all of it materialised) and :func:`damjax.capacity.capacity_search` with
-``Stable()``; the two here give the same answers on the same patterns (the sampled one within
-its interval) with memory O(B x block + block x N).
-
-Both search K by bisection inside one compiled function, vmapped over seeds, with common random
-numbers across K (probe u_j picks pattern floor(u_j K); the flips and random starts do not depend
-on K), so the estimated rate is close to monotone in K.
+K is searched by bisection (:mod:`._search`) inside one compiled function, vmapped over seeds,
+with common random numbers across K (probe u_j picks pattern floor(u_j K); the flips and random
+starts do not depend on K), so the estimated rate is close to monotone in K.
 """
 
 from __future__ import annotations
 
-import math
-import statistics
 from typing import Literal, NamedTuple
 
 import equinox as eqx
@@ -31,124 +25,21 @@ import numpy as np
 from .._custom_types import Array, Int, PRNGKeyArray
 from .._validation import check_fraction, check_positive_int
 from ..components.interactions import AbstractInteraction
-from ..dynamics import AbstractRule, Async, Sync, retrieve
-from ..dynamics.async_ import settle_async
+from ..dynamics import AbstractRule, Async, Sync, retrieve, settle_async
 from ..models import BinaryDAM
 from ..patterns import flip
 from ._blocked import (
     DEFAULT_BLOCK,
     AbstractPatternSource,
     BlockedDAM,
-    RandomPatterns,
-    StoredPatterns,
+    _compile_within,
+    _sources,
 )
 from ._measure import settled
-from ._search import _bounds
+from ._search import _bisect, _bounds, _bracket_from, _check_resolution
+from ._wilson import _resolve_probes, wilson_interval
 
-__all__ = [
-    "KHalfEstimate",
-    "no_error_capacity",
-    "probes_for_halfwidth",
-    "sampled_k_half",
-    "wilson_interval",
-]
-
-
-def _z(confidence: float) -> float:
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"`confidence` must lie in (0, 1); got {confidence}")
-    return statistics.NormalDist().inv_cdf(0.5 + 0.5 * float(confidence))
-
-
-def wilson_interval(successes, trials, confidence: float = 0.95, population=None):
-    r"""Wilson score interval for a binomial proportion (Wilson 1927):
-
-    .. math:: \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n},
-
-    :math:`\hat p = s / n`, z the two-sided normal quantile of ``confidence``. With
-    ``population`` M (sampling n of M without replacement), z is multiplied by the finite
-    population correction :math:`\sqrt{(M - n)/(M - 1)}` (0 when all M are sampled: the share
-    is then known exactly). Works on arrays and inside ``jit``. **Returns:** ``(lower, upper)``.
-    """
-    s = jnp.asarray(successes, jnp.float32)
-    n = jnp.asarray(trials, jnp.float32)
-    z = _z(confidence)
-    if population is not None:
-        M = jnp.asarray(population, jnp.float32)
-        z = z * jnp.sqrt(jnp.clip((M - n) / jnp.maximum(M - 1.0, 1.0), 0.0, 1.0))
-    p = s / n
-    denom = 1.0 + z * z / n
-    center = (p + z * z / (2.0 * n)) / denom
-    half = z / denom * jnp.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
-    return center - half, center + half
-
-
-def _wilson_halfwidth_at_half(n: int, z: float) -> float:
-    return z / (1.0 + z * z / n) * math.sqrt(0.25 / n + z * z / (4.0 * n * n))
-
-
-def probes_for_halfwidth(halfwidth: float, confidence: float = 0.95) -> int:
-    """Smallest probe count whose Wilson interval at a rate of 1/2 (the widest case, and the
-    criterion of K_1/2) has half-width at most ``halfwidth``."""
-    if not 0.0 < float(halfwidth) < 0.5:
-        raise ValueError(f"`halfwidth` must lie in (0, 1/2); got {halfwidth}")
-    z = _z(confidence)
-    n = max(1, int(0.9 * z * z / (4.0 * halfwidth * halfwidth)))  # below the answer
-    while _wilson_halfwidth_at_half(n, z) > halfwidth:
-        n += 1
-    return n
-
-
-def _step(a, rel: float):
-    """The bracket width at which a bisection stops: 1, or ``floor(rel * a)`` when larger."""
-    if rel == 0.0:
-        return jnp.int32(1)
-    return jnp.maximum(1, (rel * jnp.maximum(a, 0).astype(jnp.float32)).astype(jnp.int32))
-
-
-#: evaluations a recording bisection keeps (more than the 32 of an int32 range at step 1)
-_HISTORY = 40
-
-
-def _bisect(pred, lo, hi, *, rel: float = 0.0, bracket=None, value=None):
-    """Bisection for the largest K in [lo, hi] with ``pred(K)`` (assumed monotone: true, then
-    false). Returns ``(a, b, n)``: ``pred(a)`` holds (``a = lo - 1`` if it holds nowhere),
-    ``pred(b)`` fails (``b = hi + 1`` if it holds everywhere), ``b - a <= max(1, rel a)``, and
-    ``n`` evaluations. ``bracket`` = (a0, b0) starts from a bracket already known (by the same
-    convention) instead of ``(lo - 1, hi + 1)``. With ``value`` (K -> int32 scalar) the test is
-    ``pred(value(K))`` and ``(a, b, n, ks, values)`` is returned: the evaluated pairs too
-    (``_HISTORY`` slots, K = -1 where unused)."""
-    record = value is not None
-
-    def cond(c):
-        return c[1] - c[0] > _step(c[0], rel)
-
-    def body(c):
-        a, b, n, ks, vs = c
-        mid = a + (b - a) // 2
-        if record:
-            v = value(mid)
-            ok = pred(v)
-            ks, vs = ks.at[n].set(mid), vs.at[n].set(v)
-        else:
-            ok = pred(mid)
-        return jnp.where(ok, mid, a), jnp.where(ok, b, mid), n + 1, ks, vs
-
-    a0, b0 = (lo - 1, hi + 1) if bracket is None else bracket
-    size = _HISTORY if record else 0
-    ks, vs = jnp.full((size,), -1, jnp.int32), jnp.zeros((size,), jnp.int32)
-    a, b, n, ks, vs = jax.lax.while_loop(cond, body, (a0, b0, jnp.int32(0), ks, vs))
-    return (a, b, n, ks, vs) if record else (a, b, n)
-
-
-def _bracket_from(ks, ok, lo, hi):
-    """The tightest bisection bracket of a monotone predicate within [lo, hi] that the
-    evaluated points ``ks`` (-1: none) with outcomes ``ok`` give: (largest K with ok, or
-    lo - 1; smallest K above it without ok, or hi + 1)."""
-    inside = (ks >= lo) & (ks <= hi)
-    a = jnp.max(jnp.where(inside & ok, ks, lo - 1))
-    b = jnp.min(jnp.where(inside & ~ok & (ks > a), ks, hi + 1))
-    return a, b
+__all__ = ["KHalfEstimate", "sampled_k_half"]
 
 
 class KHalfEstimate(NamedTuple):
@@ -331,79 +222,6 @@ def _k_half_one(
     return point, lower, upper, n1 + n2 + n3, step
 
 
-def _all_rows_pass(source, K, chunk: int, is_fixed) -> Array:
-    """Whether ``is_fixed(X)`` (a (chunk,) bool) holds for all of the first ``K`` patterns of
-    ``source``, checked ``chunk`` rows at a time and stopping at the first chunk that fails
-    (traceable in ``K``; the last chunk is padded with row ``K - 1``)."""
-    nchunks = (K + chunk - 1) // chunk
-
-    def cond(c):
-        i, ok = c
-        return ok & (i < nchunks)
-
-    def body(c):
-        i, _ = c
-        idx = i * chunk + jnp.arange(chunk)
-        X = source.rows(jnp.minimum(idx, K - 1))
-        return i + 1, jnp.all(is_fixed(X) | (idx >= K))
-
-    return jax.lax.while_loop(cond, body, (jnp.int32(0), jnp.asarray(True)))[1]
-
-
-def _no_error_one(F, source, k_lo, k_hi, chunk: int):
-    """Traceable per-seed search: (largest K with all K patterns stable, evaluations)."""
-
-    def all_stable(K):
-        model = BlockedDAM(source, F, num_active=K)
-        return _all_rows_pass(source, K, chunk, model.is_fixed)
-
-    a, _, n = _bisect(all_stable, k_lo, k_hi)
-    return a, n
-
-
-def _sources(patterns, key, seeds, k_max, dim, block_size):
-    """A pattern source with a leading seed axis, and the number of seeds."""
-    if patterns is None:
-        if dim is None or k_max is None:
-            raise ValueError("regenerated patterns (`patterns=None`) need `dim` and `k_max`")
-        check_positive_int(seeds, "seeds")
-        keys = jax.random.split(key, seeds)
-        src = eqx.filter_vmap(lambda k: RandomPatterns(k, k_max, dim, block_size=block_size))(keys)
-        return src, seeds
-    if isinstance(patterns, AbstractPatternSource):
-        return jax.tree.map(lambda x: x[None], patterns), 1
-    arr = patterns if hasattr(patterns, "shape") else np.asarray(patterns)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(
-            f"`patterns` must have shape (K, N) or (S, K, N) (seeds, pool, neurons); "
-            f"got {arr.shape}"
-        )
-    srcs = [StoredPatterns(x, block_size=block_size) for x in arr]
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *srcs), arr.shape[0]
-
-
-def _resolve_probes(num_probes, halfwidth: float, confidence: float) -> int:
-    """``num_probes``, or the count ``halfwidth`` needs; refused when below that count."""
-    needed = probes_for_halfwidth(halfwidth, confidence)
-    if num_probes is None:
-        return needed
-    if check_positive_int(num_probes, "num_probes") < needed:
-        raise ValueError(
-            f"`num_probes` = {num_probes} cannot give a {confidence:.0%} interval of half-width "
-            f"{halfwidth} at rate 1/2: that needs >= {needed} probes (or a larger `halfwidth`)"
-        )
-    return int(num_probes)
-
-
-def _check_resolution(k_resolution) -> float:
-    """``k_resolution`` as a float in [0, 1/2), or a ``ValueError`` naming it."""
-    if isinstance(k_resolution, bool) or not 0.0 <= float(k_resolution) < 0.5:
-        raise ValueError(f"`k_resolution` must lie in [0, 0.5); got {k_resolution!r}")
-    return float(k_resolution)
-
-
 def _check_bracket(lower, upper, k_lo: int, k_hi: int) -> None:
     """Refuse a K_1/2 whose interval leaves [k_lo, k_hi] (the range cannot answer)."""
     if bool(jnp.any(lower < k_lo)):
@@ -419,23 +237,6 @@ def _check_bracket(lower, upper, k_lo: int, k_hi: int) -> None:
             f"confidently below 1/2 at k_max for seed(s) {bad.tolist()}; use a larger "
             f"pool / `k_max`"
         )
-
-
-def _compile_within(fn, args, memory_budget, what: str):
-    """AOT-compile ``fn(*args)``; refuse (before running anything) when XLA's memory analysis
-    says arguments + temporaries + outputs exceed ``memory_budget`` bytes."""
-    compiled = jax.jit(fn).lower(*args).compile()
-    if memory_budget is not None:
-        budget = check_positive_int(memory_budget, "memory_budget")
-        mem = compiled.memory_analysis()
-        need = int(mem.argument_size_in_bytes + mem.temp_size_in_bytes + mem.output_size_in_bytes)
-        if need > budget:
-            raise ValueError(
-                f"`memory_budget` = {budget} bytes is too small for {what}: it needs {need} "
-                f"bytes (XLA memory analysis); raise the budget or lower `block_size` / the "
-                f"probe or chunk count"
-            )
-    return compiled
 
 
 def sampled_k_half(
@@ -572,57 +373,3 @@ def sampled_k_half(
                 f"gives an interval of {width:.3g} K_1/2, wider than `k_width` = {k_width}"
             )
         num_probes = min(2 * num_probes, limit)
-
-
-def no_error_capacity(
-    F: AbstractInteraction,
-    *,
-    key: PRNGKeyArray | None = None,
-    patterns=None,
-    dim: int | None = None,
-    k_max: int | None = None,
-    seeds: int = 1,
-    k_min: int = 1,
-    chunk: int = 256,
-    block_size: int = DEFAULT_BLOCK,
-    memory_budget: int | None = None,
-) -> Int[Array, " S"]:
-    r"""No-error capacity per seed, EXACT: the largest K in [k_min, k_max] for which all of the
-    first K patterns are fixed points of the update (Krotov & Hopfield 2016's "no errors
-    allowed" criterion), by bisection over K.
-
-    Each candidate K checks every pattern with one field evaluation (no dynamics), ``chunk``
-    patterns at a time, and stops at the first chunk holding an unstable pattern: at most
-    4 K^2 N flops, memory O(chunk x block + block x N).
-
-    **Arguments:** as :func:`sampled_k_half` (``key`` is needed only for regenerated patterns);
-    ``chunk`` — patterns checked per field evaluation.
-
-    **Returns:** (S,) int array.
-
-    **Raises:** ``ValueError`` naming ``k_min`` when the patterns are not all stable already at
-    k_min, ``k_max`` when they are all stable at k_max (the pool cannot answer), and
-    ``memory_budget`` when it cannot be met.
-    """
-    check_positive_int(chunk, "chunk")
-    if patterns is None and key is None:
-        raise ValueError("`key` is required for regenerated patterns (`patterns=None`)")
-    src, _ = _sources(patterns, key, seeds, k_max, dim, block_size)
-    k_lo, k_hi = _bounds(k_min, k_max, src.num_patterns)
-
-    def run(F, src, lo, hi):
-        return jax.vmap(lambda s: _no_error_one(F, s, lo, hi, chunk))(src)
-
-    args = (F, src, jnp.int32(k_lo), jnp.int32(k_hi))
-    dyn, static = eqx.partition(args, eqx.is_array)
-    f = lambda d: run(*eqx.combine(d, static))  # noqa: E731
-    compiled = _compile_within(f, (dyn,), memory_budget, "this no-error capacity search")
-    k, _ = compiled(dyn)
-    if bool(jnp.any(k < k_lo)):
-        raise ValueError(f"`k_min` = {k_lo} is too large: some patterns are unstable already")
-    if bool(jnp.any(k >= k_hi)):
-        raise ValueError(
-            f"`k_max` = {k_hi} (the pattern pool) cannot answer: all patterns are still stable "
-            f"at k_max; use a larger pool / `k_max`"
-        )
-    return k

@@ -75,6 +75,65 @@ class Retrieves(AbstractCriterion):
         return rate >= self.threshold
 
 
+def _check_resolution(k_resolution) -> float:
+    """``k_resolution`` as a float in [0, 1/2), or a ``ValueError`` naming it."""
+    if isinstance(k_resolution, bool) or not 0.0 <= float(k_resolution) < 0.5:
+        raise ValueError(f"`k_resolution` must lie in [0, 0.5); got {k_resolution!r}")
+    return float(k_resolution)
+
+
+def _step(a, rel: float):
+    """The bracket width at which a bisection stops: 1, or ``floor(rel * a)`` when larger."""
+    if rel == 0.0:
+        return jnp.int32(1)
+    return jnp.maximum(1, (rel * jnp.maximum(a, 0).astype(jnp.float32)).astype(jnp.int32))
+
+
+#: evaluations a recording bisection keeps (more than the 32 of an int32 range at step 1)
+_HISTORY = 40
+
+
+def _bisect(pred, lo, hi, *, rel: float = 0.0, bracket=None, value=None):
+    """Bisection for the largest K in [lo, hi] with ``pred(K)`` (assumed monotone: true, then
+    false). Returns ``(a, b, n)``: ``pred(a)`` holds (``a = lo - 1`` if it holds nowhere),
+    ``pred(b)`` fails (``b = hi + 1`` if it holds everywhere), ``b - a <= max(1, rel a)``, and
+    ``n`` evaluations. ``bracket`` = (a0, b0) starts from a bracket already known (by the same
+    convention) instead of ``(lo - 1, hi + 1)``. With ``value`` (K -> int32 scalar) the test is
+    ``pred(value(K))`` and ``(a, b, n, ks, values)`` is returned: the evaluated pairs too
+    (``_HISTORY`` slots, K = -1 where unused)."""
+    record = value is not None
+
+    def cond(c):
+        return c[1] - c[0] > _step(c[0], rel)
+
+    def body(c):
+        a, b, n, ks, vs = c
+        mid = a + (b - a) // 2
+        if record:
+            v = value(mid)
+            ok = pred(v)
+            ks, vs = ks.at[n].set(mid), vs.at[n].set(v)
+        else:
+            ok = pred(mid)
+        return jnp.where(ok, mid, a), jnp.where(ok, b, mid), n + 1, ks, vs
+
+    a0, b0 = (lo - 1, hi + 1) if bracket is None else bracket
+    size = _HISTORY if record else 0
+    ks, vs = jnp.full((size,), -1, jnp.int32), jnp.zeros((size,), jnp.int32)
+    a, b, n, ks, vs = jax.lax.while_loop(cond, body, (a0, b0, jnp.int32(0), ks, vs))
+    return (a, b, n, ks, vs) if record else (a, b, n)
+
+
+def _bracket_from(ks, ok, lo, hi):
+    """The tightest bisection bracket of a monotone predicate within [lo, hi] that the
+    evaluated points ``ks`` (-1: none) with outcomes ``ok`` give: (largest K with ok, or
+    lo - 1; smallest K above it without ok, or hi + 1)."""
+    inside = (ks >= lo) & (ks <= hi)
+    a = jnp.max(jnp.where(inside & ok, ks, lo - 1))
+    b = jnp.min(jnp.where(inside & ~ok & (ks > a), ks, hi + 1))
+    return a, b
+
+
 @eqx.filter_jit
 def _search(patterns, F, criterion, keys, k_lo, k_hi):
     kmax = patterns.shape[-2]
@@ -84,18 +143,7 @@ def _search(patterns, F, criterion, keys, k_lo, k_hi):
             mask = (jnp.arange(kmax) < K).astype(pats.dtype)
             return criterion(BinaryDAM(pats, F, mask=mask), key)
 
-        def cond(c):
-            lo, hi = c
-            return hi - lo > 1
-
-        def body(c):
-            lo, hi = c
-            mid = (lo + hi) // 2
-            good = ok(mid)
-            return jnp.where(good, mid, lo), jnp.where(good, hi, mid)
-
-        lo, _ = jax.lax.while_loop(cond, body, (jnp.int32(k_lo - 1), jnp.int32(k_hi + 1)))
-        return lo
+        return _bisect(ok, k_lo, k_hi)[0]
 
     return jax.vmap(per_seed)(patterns, keys)
 

@@ -37,17 +37,10 @@ from ._blocked import (
     _random_rows,
     tie_level,
 )
-from ._sampled import (
-    KHalfEstimate,
-    _all_rows_pass,
-    _bisect,
-    _check_bracket,
-    _check_resolution,
-    _k_half_one,
-    _Probe,
-    _resolve_probes,
-)
-from ._search import _bounds
+from ._no_error import _all_rows_pass
+from ._sampled import KHalfEstimate, _check_bracket, _k_half_one, _Probe
+from ._search import _bisect, _bounds, _check_resolution
+from ._wilson import _resolve_probes
 
 __all__ = ["kshard_mesh", "kshard_no_error_capacity", "kshard_sampled_k_half", "kshard_update"]
 

@@ -19,14 +19,10 @@ from ..patterns import flip, random_binary
 from ..sweep import experiment, register_axis_check
 from ._blocked import RandomPatterns, StoredPatterns
 from ._measure import fixed_point_fraction, retrieval_stats
-from ._sampled import (
-    _check_resolution,
-    _k_half_one,
-    _no_error_one,
-    _Probe,
-    probes_for_halfwidth,
-)
-from ._search import Retrieves, capacity_search
+from ._no_error import _no_error_one
+from ._sampled import _k_half_one, _Probe
+from ._search import Retrieves, _check_resolution, capacity_search
+from ._wilson import probes_for_halfwidth
 
 __all__ = ["make_interaction", "make_rule"]
 
