@@ -214,6 +214,33 @@ def test_sampled_k_half_regenerated_equals_stored_and_random_starts(getkey):
     assert rate > 0.35
 
 
+def test_async_buckets_run_the_pool_dynamics(getkey):
+    """Asynchronous probes on the smallest size bucket that holds K (a lax.switch, K traced)
+    count the same successes as on the whole masked pool, and the sweep's k_half maps such rows
+    in sequence (a vmapped switch would run every bucket)."""
+    from damjax.capacity._sampled import _Probe, async_buckets
+    from damjax.capacity._sweeps import k_half
+
+    sizes = async_buckets(5000)
+    assert sizes[0] == 5000 and all(a > b for a, b in zip(sizes, sizes[1:]))
+    assert all(b >= a / 2**0.5 and b % 64 == 0 for a, b in zip(sizes, sizes[1:]))
+    assert sizes[-1] >= 1024 > sizes[-1] / 2**0.5 and async_buckets(1000) == (1000,)
+    src = StoredPatterns(random_binary(getkey(), 2600, 32))
+    key = getkey()
+    for starts in ("random", "cues"):
+        kw = dict(F=dj.Polynomial(3), rule=dj.Async(order="random"), rho=0.2, num_probes=40)
+        kw.update(max_steps=30, starts=starts, method="exact")
+        pool, bucketed = _Probe(**kw), _Probe(**kw, buckets=True)
+        count = eqx.filter_jit(lambda p, K: p.successes(src, K, key))
+        for K in (40, 90, 1100, 1500, 2600):
+            K = jnp.int32(K)
+            assert int(count(bucketed, K)) == int(count(pool, K)), (starts, int(K))
+    cfg = {"N": 32, "k_pool": 400, "starts": "random", "rule": "async-random"}
+    assert k_half.runs_sequentially(k_half.resolve(cfg))
+    assert not k_half.runs_sequentially(k_half.resolve(dict(cfg, rule="sync")))
+    assert not k_half.runs_sequentially(k_half.resolve(dict(cfg, starts="cues")))
+
+
 def test_wilson_interval_and_probe_count():
     lo, hi = cap.wilson_interval(5, 10)  # the textbook example: 5 of 10 at 95%
     np.testing.assert_allclose([lo, hi], [0.2366, 0.7634], atol=1e-4)

@@ -45,6 +45,10 @@ TOY_SRC = textwrap.dedent(
         m = X @ X[0]
         return {"score": jnp.mean(m) * (1.0 + cfg["rho"]), "first": X[0, 0],
                 "count": jnp.sum(X > 0).astype(jnp.int32)}
+
+    # the same rows, mapped in sequence (mode "a") instead of vmapped
+    toy_seq = sweep.Experiment(fn=toy.fn, name="toy_seq", params=toy.params, types=toy.types,
+                               sequential=lambda cfg: cfg["mode"] == "a")
     """
 )
 
@@ -224,6 +228,11 @@ def test_rows_match_direct_computation(toymod):
         direct = toyexp.toy.fn(cfg, key)
         assert np.isclose(row.score, float(direct["score"]), rtol=1e-6)
         assert row["count"] == int(direct["count"])
+    # rows mapped in sequence (Experiment(sequential=...)) are the same rows
+    seq = sweep.run(g, toyexp.toy_seq, None, progress=False).frame()
+    pd.testing.assert_frame_equal(_key_cols(seq)[VALUE_COLS], _key_cols(df)[VALUE_COLS])
+    with pytest.raises(TypeError, match="`sequential`"):
+        sweep.Experiment(fn=toyexp.toy.fn, name="bad", sequential=True)
     # common_keys: the key depends on the seed only
     g2 = sweep.Grid({"N": [8], "K": [4], "rho": [0.0, 0.2]}, seeds=2, common_keys=True)
     df2 = sweep.run(g2, toyexp.toy, None, progress=False).frame()
@@ -366,6 +375,22 @@ def test_sharded_over_four_devices_equals_unsharded(tmp_path, toymod):
     )
     assert len(four) == len(one) == 18
     pd.testing.assert_frame_equal(four[VALUE_COLS], one[VALUE_COLS], check_exact=False, rtol=1e-6)
+    # rows mapped in sequence on each device's shard (shard_map of lax.map) are the same rows
+    seq = tmp_path / "seq.toml"
+    seq.write_text(cfg.read_text().replace("toyexp:toy", "toyexp:toy_seq"))
+    out_seq = tmp_path / "four_seq"
+    r = subprocess.run(
+        [PY, "-c", script, "sweep", str(seq), "--out", str(out_seq), "--no-progress"],
+        cwd=d,
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    four_seq = _key_cols(sweep.load(out_seq))
+    assert toyexp.toy_seq.runs_sequentially({"mode": "a"}) and len(four_seq) == 18
+    pd.testing.assert_frame_equal(four_seq[VALUE_COLS], one[VALUE_COLS], check_exact=False, rtol=1e-6)
 
 
 def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, toymod):

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from ..components.interactions import Exponential, Polynomial, RectifiedPolynomial
-from ..dynamics import rule_from_name, rule_names
+from ..dynamics import Async, rule_from_name, rule_names
 from ..models import BinaryDAM
 from ..patterns import flip, random_binary
 from ..sweep import experiment, register_axis_check
@@ -235,6 +235,13 @@ def _check_k_half(cfg):
         )
 
 
+def _k_half_buckets(cfg) -> bool:
+    """Asynchronous probes (run on size buckets of the pool, :func:`._sampled.async_buckets`):
+    the rows of a batch then run in sequence, so that each row's K really picks its bucket."""
+    curve = cfg["starts"] == "cues" and cfg["rho"] == 0.0
+    return not curve and isinstance(make_rule(cfg["rule"]), Async)
+
+
 @experiment(
     name="k_half",
     params={
@@ -260,6 +267,7 @@ def _check_k_half(cfg):
     validate=_check_k_half,
     # k_resolution came after stored rows: at 0 it leaves their ids (and keys) as they were
     added={"k_resolution"},
+    sequential=_k_half_buckets,
 )
 def k_half(config, key):
     """K_1/2, SAMPLED (:func:`damjax.capacity.sampled_k_half`): ``starts`` "cues" (memories
@@ -285,6 +293,7 @@ def k_half(config, key):
         max_steps=config["max_steps"],
         starts=config["starts"],
         method="exact",
+        buckets=_k_half_buckets(config),
     )
     lo, hi = jnp.int32(config["k_min"]), jnp.int32(config["k_pool"])
     point, lower, upper, _, step = _k_half_one(

@@ -27,13 +27,14 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, Scalar, is_concrete
 from .._numerics import HI as _HI
-from .._validation import check_binary_patterns
+from .._validation import check_binary_patterns, check_positive_int
 from ..components.interactions import AbstractInteraction, agreement_cap, unscale
 from ._base import (
     AbstractAsyncKernel,
@@ -65,9 +66,13 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     * ``mask`` — optional (K,) array of 0/1 values: patterns with 0 are absent. Lets
       capacity searches vary K without changing array shapes (no recompilation). Any other value
       (NaN, negative, fractional) is rejected when the mask is concrete.
+    * ``tie_patterns`` — the pattern count K of the tie rule ``8 sqrt(K) eps sum|terms|``
+      (default: K, the rows of ``patterns``, masked ones included). A model over the first rows
+      of a larger masked pool passes the pool's size, so that it decides ties as the model over
+      the whole pool does (the capacity searches' size buckets).
 
-    **Raises:** ``ValueError`` if ``patterns`` is not a 2-D array of +-1 or K = 0, or ``mask`` is
-    not 0/1. Cues given to :func:`damjax.retrieve` must be +-1 (bool cues are converted,
+    **Raises:** ``ValueError`` if ``patterns`` is not a 2-D array of +-1 or K = 0, ``mask`` is
+    not 0/1, or ``tie_patterns`` is below 1 (``TypeError`` if it is not an integer). Cues given to :func:`damjax.retrieve` must be +-1 (bool cues are converted,
     ``True`` -> +1).
 
     For an ``F`` with ``separates_agreement`` (:class:`damjax.Exponential`) the field is formed
@@ -80,8 +85,9 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
     patterns: Float[Array, "K N"]
     F: AbstractInteraction
     mask: Float[Array, " K"] | None
+    tie_patterns: int = eqx.field(static=True)
 
-    def __init__(self, patterns, F: AbstractInteraction, *, mask=None):
+    def __init__(self, patterns, F: AbstractInteraction, *, mask=None, tie_patterns=None):
         if not isinstance(F, AbstractInteraction):
             raise TypeError(
                 f"`F` must be an interaction function such as damjax.Polynomial(3); got {F!r}"
@@ -105,6 +111,10 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
                 if not bool(np.any(host > 0)):
                     raise ValueError("`mask` must keep at least one pattern (K >= 1); all are zero")
         self.mask = mask
+        if tie_patterns is None:
+            tie_patterns = self.patterns.shape[0]
+        check_positive_int(tie_patterns, "tie_patterns")
+        self.tie_patterns = int(tie_patterns)
 
     @property
     def active_patterns(self) -> Bool[Array, " K"]:
@@ -204,9 +214,10 @@ class BinaryDAM(AbstractBinaryMemory, AbstractPatternMemory):
         return _sum_last(terms) if halves else jnp.sum(terms, axis=-1)
 
     def _tie_level(self, magnitude):
-        """``8 sqrt(K) eps magnitude``: fields at most this large count as ties."""
+        """``8 sqrt(K) eps magnitude`` (K = ``tie_patterns``): fields at most this large count
+        as ties."""
         eps = jnp.finfo(jnp.result_type(magnitude)).eps
-        return 8.0 * math.sqrt(self.patterns.shape[0]) * eps * magnitude
+        return 8.0 * math.sqrt(self.tie_patterns) * eps * magnitude
 
     @property
     def _static_log_scale(self) -> float | None:

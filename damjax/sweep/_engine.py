@@ -177,13 +177,25 @@ def _build(exp: Experiment, static_cfg: dict, dyn_names: tuple, common_keys: boo
             res[str(k)] = v
         return res
 
+    sequential = exp.runs_sequentially(static_cfg)
+    spec = jax.sharding.PartitionSpec("batch")
+
+    def rows(seed, phash, dyn):
+        if sequential:
+            return jax.lax.map(lambda a: one(*a), (seed, phash, dyn))
+        return jax.vmap(one)(seed, phash, dyn)
+
+    if mesh is not None and sequential:
+        # each device maps its own shard of rows (lax.map over the sharded axis would gather it)
+        rows = jax.shard_map(rows, mesh=mesh, in_specs=spec, out_specs=spec)
+
     def batched(seed, phash, dyn):
         _TRACES[0] += 1
-        return jax.vmap(one)(seed, phash, dyn)
+        return rows(seed, phash, dyn)
 
     if mesh is None:
         return jax.jit(batched)
-    sh = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    sh = jax.sharding.NamedSharding(mesh, spec)
     return jax.jit(batched, in_shardings=(sh, sh, sh), out_shardings=sh)
 
 

@@ -77,6 +77,11 @@ class Experiment:
     * ``added`` — parameters added to ``params`` after rows were stored: at their default value
       they are left out of the point's id (:meth:`identity`), so a point that does not use them
       keeps the id, and hence the key and the stored rows, it had before they existed.
+    * ``sequential`` — optional ``sequential(static_config) -> bool``: True runs the rows of a
+      batch one after another (``lax.map``; under a device mesh, per device shard) instead of
+      vmapped, for an ``fn`` whose data-dependent control flow (``lax.switch`` / ``cond`` on a
+      traced value) should branch rather than become a select that runs every branch. The rows
+      are the same either way (up to float rounding); only the cost changes.
     """
 
     fn: Callable[[dict, Any], Mapping[str, Any]]
@@ -86,10 +91,13 @@ class Experiment:
     static: frozenset[str] | None = None
     validate: Callable[[dict], None] | None = None
     added: frozenset[str] = frozenset()
+    sequential: Callable[[dict], bool] | None = None
 
     def __post_init__(self):
         if not callable(self.fn):
             raise TypeError(f"`fn` must be callable; got {self.fn!r}")
+        if self.sequential is not None and not callable(self.sequential):
+            raise TypeError(f"`sequential` must be None or callable; got {self.sequential!r}")
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"`name` must be a non-empty string; got {self.name!r}")
         if self.params is not None:
@@ -116,6 +124,10 @@ class Experiment:
 
     def __call__(self, config, key):
         return self.fn(config, key)
+
+    def runs_sequentially(self, static_config: Mapping[str, Any]) -> bool:
+        """Whether the engine maps this group's rows in sequence (``sequential``)."""
+        return self.sequential is not None and bool(self.sequential(dict(static_config)))
 
     def param_type(self, name: str, value: Any = None) -> type:
         if name in self.types:
@@ -191,6 +203,7 @@ def experiment(
     validate: Callable[[dict], None] | None = None,
     register: bool = True,
     added=(),
+    sequential: Callable[[dict], bool] | None = None,
 ):
     """Decorator turning ``fn(config, key) -> dict`` into an :class:`Experiment` (and registering
     it under ``name``, default ``fn.__name__``, so TOML configs can name it).
@@ -211,6 +224,7 @@ def experiment(
             static=frozenset(static) if static is not None else None,
             validate=validate,
             added=frozenset(added),
+            sequential=sequential,
         )
         if register:
             _REGISTRY[exp.name] = exp
