@@ -345,6 +345,23 @@ def _env(**extra):
     return env
 
 
+def _sweep_on_four_devices(cfg, out, cwd):
+    script = (
+        "import jax, sys; assert jax.local_device_count() == 4, jax.devices();"
+        "from damjax.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    r = subprocess.run(
+        [PY, "-c", script, "sweep", str(cfg), "--out", str(out), "--no-progress"],
+        cwd=cwd,
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    return _key_cols(sweep.load(out))
+
+
 def test_sharded_over_four_devices_equals_unsharded(tmp_path, toymod):
     d, toyexp = toymod
     cfg = tmp_path / "c.toml"
@@ -352,21 +369,7 @@ def test_sharded_over_four_devices_equals_unsharded(tmp_path, toymod):
         'experiment = "toyexp:toy"\nseeds = 3\nbatch_size = 8\n[axes]\nN = [8, 12]\nK = [5]\n'
         "rho = [0.0, 0.1, 0.2]\n"
     )
-    script = (
-        "import jax, sys; assert jax.local_device_count() == 4, jax.devices();"
-        "from damjax.cli import main; sys.exit(main(sys.argv[1:]))"
-    )
-    out4 = tmp_path / "four"
-    r = subprocess.run(
-        [PY, "-c", script, "sweep", str(cfg), "--out", str(out4), "--no-progress"],
-        cwd=d,
-        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    four = _key_cols(sweep.load(out4))
+    four = _sweep_on_four_devices(cfg, tmp_path / "four", d)
     assert (four["num_devices"] == 4).all()
     one = _key_cols(
         sweep.run(
@@ -378,19 +381,11 @@ def test_sharded_over_four_devices_equals_unsharded(tmp_path, toymod):
     # rows mapped in sequence on each device's shard (shard_map of lax.map) are the same rows
     seq = tmp_path / "seq.toml"
     seq.write_text(cfg.read_text().replace("toyexp:toy", "toyexp:toy_seq"))
-    out_seq = tmp_path / "four_seq"
-    r = subprocess.run(
-        [PY, "-c", script, "sweep", str(seq), "--out", str(out_seq), "--no-progress"],
-        cwd=d,
-        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    four_seq = _key_cols(sweep.load(out_seq))
+    four_seq = _sweep_on_four_devices(seq, tmp_path / "four_seq", d)
     assert toyexp.toy_seq.runs_sequentially({"mode": "a"}) and len(four_seq) == 18
-    pd.testing.assert_frame_equal(four_seq[VALUE_COLS], one[VALUE_COLS], check_exact=False, rtol=1e-6)
+    pd.testing.assert_frame_equal(
+        four_seq[VALUE_COLS], one[VALUE_COLS], check_exact=False, rtol=1e-6
+    )
 
 
 def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, toymod):

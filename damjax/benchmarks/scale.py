@@ -1,6 +1,9 @@
 """Scale benchmark: capacity estimators at N = 400 / 1000, peak memory per pattern entry (XLA
 memory analysis), the paper's random-start K_1/2 at N = 200 / 400 (``k_half_random_n3_s``) and
-the refilled lanes its dynamics run on (``random_start_lanes``), the blocked field against bare
+the refilled lanes its dynamics run on (``random_start_lanes``), one candidate K of it on the
+pool's size buckets against the whole masked pool (``random_start_buckets``), how often the tie
+rule applies at random starts and float32's actual error against it (``random_start_tie_level``,
+no timing), the blocked field against bare
 GEMMs, the asynchronous sweep at N = 1600 (as
 shipped, and the cue-blocked prototype of ``damjax.capacity._async_blocked``), the async kernel's
 float32 and integer overlaps beyond the cache and in it (``async_overlap_layouts``), K-sharding on 4
@@ -17,12 +20,14 @@ import sys
 import textwrap
 import time
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import capacity as cap
 from ..capacity._async_blocked import blocked_async
-from ..capacity._sampled import async_slots
+from ..capacity._sampled import _Probe, async_buckets, async_slots
 from ..components.interactions import Polynomial
 from ..dynamics import Async, retrieve, settle_async
 from ..models import BinaryDAM
@@ -109,6 +114,59 @@ def _lanes_vs_batched(N: int, K: int, B: int, reps: int) -> dict:
         "sweeps_max": int(jnp.max(ref.steps)),
         "batched_s": statistics.median(times["batched"]),
         "lanes_s": statistics.median(times["lanes"]),
+    }
+
+
+def _buckets_vs_pool(N: int, reps: int) -> dict:
+    """One candidate K of the random-start K_1/2 (K = 0.5 x theory, pool = 1.5 x theory + 10,
+    93 probes, the reproduction's settings): the probes' dynamics over the whole masked pool
+    against the smallest size bucket holding K (``_Probe(buckets=True)``); ratio pool / bucket
+    time in one run, ``equal`` = 1 when the final states agree."""
+    th = float(cap.krotov_k_half(N, 3))
+    pool, K = int(1.5 * th) + 10, jnp.int32(int(0.5 * th))
+    src = cap.StoredPatterns(random_binary(jax.random.key(7), pool, N))
+    kw = dict(F=_F, rule=Async(order="random"), rho=0.0, num_probes=93, max_steps=50)
+    kw.update(starts="random", method="exact")
+    probes = {"pool": _Probe(**kw), "bucket": _Probe(**kw, buckets=True)}
+    cues = random_binary(jax.random.key(8), 93, N)
+    key = jax.random.key(9)
+    run = eqx.filter_jit(lambda p, K: p._dynamics(src, K, cues, key)[0])
+    times = interleaved_times({name: (run, (p, K)) for name, p in probes.items()}, reps)
+    equal = jnp.array_equal(run(probes["pool"], K), run(probes["bucket"], K))
+    return {
+        "N": N,
+        "K": int(K),
+        "pool": pool,
+        "bucket": min(s for s in async_buckets(pool) if s >= int(K)),
+        "ratio": median_ratio(times, "pool", "bucket"),
+        "equal": int(bool(equal)),
+        "pool_s": statistics.median(times["pool"]),
+        "bucket_s": statistics.median(times["bucket"]),
+    }
+
+
+def _tie_level_at_random_starts(N: int, K: int, P: int = 93) -> dict:
+    """How often the tie rule (``|h| <= 8 sqrt(K) eps sum|terms|`` keeps the value) applies at
+    random starts, and how large float32's actual error is against it: exact n = 3 fields in
+    float64 for P random states against K random patterns (no timing)."""
+    kx, ks = jax.random.split(jax.random.key(10))
+    X, S = random_binary(kx, K, N), random_binary(ks, P, N)
+    Xd, Sd = np.asarray(X, np.float64), np.asarray(S, np.float64)
+    m = Sd @ Xd.T
+    g1 = 0.5 * ((m + 2) ** 3 - (m - 2) ** 3)
+    g0 = m**3 - 0.5 * ((m + 2) ** 3 + (m - 2) ** 3)
+    h = g1 @ Xd + Sd * g0.sum(-1, keepdims=True)
+    eps_sum = float(jnp.finfo(jnp.float32).eps) * (np.abs(g1) + np.abs(g0)).sum(-1, keepdims=True)
+    tol = 8.0 * np.sqrt(K) * eps_sum
+    scaled, ls = jax.vmap(BinaryDAM(X, _F).scaled_field)(S)
+    err = np.abs(np.asarray(scaled, np.float64) * np.exp(np.asarray(ls, np.float64))[:, None] - h)
+    return {
+        "N": N,
+        "K": K,
+        "starts": P,
+        "within_tie_level": float(np.mean(np.abs(h) <= tol)),
+        "max_error_over_tie_level": float(np.max(err / tol)),
+        "max_error_over_eps_sum": float(np.max(err / eps_sum)),
     }
 
 
@@ -307,6 +365,11 @@ def run(quick: bool = False) -> dict:
     out["random_start_lanes"] = _lanes_vs_batched(
         N, int(frac * float(cap.krotov_k_half(N, 3))), 93, reps=1 if quick else 2
     )
+    out["random_start_buckets"] = _buckets_vs_pool(200 if quick else 400, reps=1 if quick else 2)
+    out["random_start_tie_level"] = [
+        _tie_level_at_random_starts(N, K)
+        for N, K in (((64, 100), (64, 400)) if quick else ((1000, 1000), (1000, 11000)))
+    ]
     out["k_half_random_n3_s"], out["k_half_random_n3"] = {}, {}
     for N in (40, 64) if quick else (200, 400):
         t, est = _k_half_random(N)

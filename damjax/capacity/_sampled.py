@@ -151,15 +151,17 @@ class _Probe(eqx.Module):
             sizes = async_buckets(source.num_patterns) if self.buckets else ()
             if len(sizes) > 1:
                 which = jnp.sum(jnp.asarray(sizes) >= K) - 1
-                branches = [
-                    lambda c, k, s=s: self._settle(source, K, c, k, s) for s in sizes
-                ]
+                branches = [lambda c, k, s=s: self._settle(source, K, c, k, s) for s in sizes]
                 states, ok = jax.lax.switch(which, branches, cues, key)
             else:
                 states, ok = self._settle(source, K, cues, key)
         else:
             res = retrieve(
-                self.dynamics_model(source, K), cues, rule=self.rule, max_steps=self.max_steps, key=key
+                self.dynamics_model(source, K),
+                cues,
+                rule=self.rule,
+                max_steps=self.max_steps,
+                key=key,
             )
             states, ok = res.states, settled(self.rule, res)
         top = BlockedDAM(source, self.F, num_active=K).max_overlap(states)
@@ -338,10 +340,11 @@ def sampled_k_half(
     * ``k_min``, ``k_max`` — the K range searched (default the whole pool).
     * ``rule`` (default ``Sync()``), ``max_steps``, ``rho``, ``method`` — the dynamics and cues.
       ``Async`` (Krotov & Hopfield's dynamics for random starts) runs on a dense float32
-      :class:`damjax.BinaryDAM` of the pool (K_pool x N x 4 bytes, sweeps over the whole pool),
-      its probes on the refilled lanes of :func:`damjax.dynamics.settle_async`: random starts at
-      N = 400 took ~105 s per F for 2 seeds on 2 CPU cores (K_1/2 ~ 3200, ``k_resolution``
-      0.01), growing ~N^3.
+      :class:`damjax.BinaryDAM` over the smallest size bucket of the pool that holds K
+      (:func:`async_buckets`; the pool is K_pool x N x 4 bytes), seeds one after another, its
+      probes on the refilled lanes of :func:`damjax.dynamics.settle_async`: random starts took
+      67 s for 2 seeds at N = 400 (power F, K_1/2 ~ 3100, ``k_resolution`` 0.01) and 263 s for
+      one seed at N = 1000 (K_1/2 ~ 11,000) on 2 CPU cores.
     * ``num_probes`` — probes per candidate K; default the smallest whose Wilson interval at
       rate 1/2 has half-width <= ``halfwidth`` (0.05 at 95%: 381 probes).
     * ``k_width`` — if given, the probe count is doubled until every seed's
