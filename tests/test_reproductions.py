@@ -310,8 +310,8 @@ def test_run_returns_what_it_writes(tmp_path, monkeypatch):
     checks = summary["checks"]
     assert set(checks) == set(made)
     for name, check in made.items():
-        assert checks[name]["measured"] == check.measured == 2.0
-        assert checks[name]["passed"] == check.passed
+        # the whole entry as the Check serialises itself: measured, bounds, outcome, source
+        assert checks[name] == check.to_json() and check.measured == 2.0
     assert len({c.passed for c in made.values()}) == 2, "the fake must mix outcomes"
     assert summary["passed"] == all(c.passed for c in made.values())
 
