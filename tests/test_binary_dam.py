@@ -187,6 +187,15 @@ def test_bad_arguments():
         dj.retrieve(model, jnp.ones((3, 5)))
     with pytest.raises(ValueError, match="`mask`"):
         dj.BinaryDAM(X, dj.Polynomial(2), mask=jnp.ones(3))
+    with pytest.raises(ValueError, match="`tie_patterns` must be an integer >= 1"):
+        dj.BinaryDAM(X, dj.Polynomial(2), tie_patterns=0)
+    with pytest.raises(TypeError, match="`tie_patterns`"):
+        dj.BinaryDAM(X, dj.Polynomial(2), tie_patterns=2.5)
+    # the tie rule 8 sqrt(K) eps |terms| counts tie_patterns patterns (default: the rows)
+    K = X.shape[0]
+    assert model.tie_patterns == K
+    wide = dj.BinaryDAM(X, dj.Polynomial(2), tie_patterns=4 * K)
+    np.testing.assert_allclose(wide._tie_level(1.0), 2 * model._tie_level(1.0), rtol=1e-6)
 
 
 def test_static_log_scale_only_where_safe():

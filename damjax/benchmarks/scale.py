@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import capacity as cap
 from ..capacity._async_blocked import blocked_async
+from ..capacity._blocked import tie_level
 from ..capacity._sampled import _Probe, async_buckets, async_slots
 from ..components.interactions import Polynomial
 from ..dynamics import Async, retrieve, settle_async
@@ -157,7 +158,7 @@ def _tie_level_at_random_starts(N: int, K: int, P: int = 93) -> dict:
     g0 = m**3 - 0.5 * ((m + 2) ** 3 + (m - 2) ** 3)
     h = g1 @ Xd + Sd * g0.sum(-1, keepdims=True)
     eps_sum = float(jnp.finfo(jnp.float32).eps) * (np.abs(g1) + np.abs(g0)).sum(-1, keepdims=True)
-    tol = 8.0 * np.sqrt(K) * eps_sum
+    tol = tie_level(K) / float(jnp.finfo(jnp.float32).eps) * eps_sum  # the rule BinaryDAM uses
     scaled, ls = jax.vmap(BinaryDAM(X, _F).scaled_field)(S)
     err = np.abs(np.asarray(scaled, np.float64) * np.exp(np.asarray(ls, np.float64))[:, None] - h)
     return {

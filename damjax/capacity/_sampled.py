@@ -97,6 +97,12 @@ def async_buckets(pool: int) -> tuple[int, ...]:
         sizes.append(nxt)
 
 
+def _bucketed(rule: AbstractRule, starts: str, rho: float) -> bool:
+    """Whether a K_1/2 search runs its probes on size buckets: ``Async`` probes that run
+    dynamics (not the one-pass rho = 0 cue curve)."""
+    return isinstance(rule, Async) and not (starts == "cues" and float(rho) == 0.0)
+
+
 class _Probe(eqx.Module):
     """How a candidate K is judged: probe cues and what counts as retrieved.
 
@@ -123,7 +129,7 @@ class _Probe(eqx.Module):
         if isinstance(self.rule, Async):
             pool = source.num_patterns
             size = pool if size is None else size
-            X = source.materialize()[:size]
+            X = source.rows(jnp.arange(size))  # only the rows the bucket uses
             mask = (jnp.arange(size) < K).astype(X.dtype)
             return BinaryDAM(X, self.F, mask=mask, tie_patterns=pool)
         return BlockedDAM(source, self.F, num_active=K)
@@ -387,7 +393,7 @@ def sampled_k_half(
     rule = Sync() if rule is None else rule
     # asynchronous probes run on size buckets of the pool, which need K unbatched: seeds in
     # sequence (lax.map) instead of vmapped
-    buckets = isinstance(rule, Async) and not curve
+    buckets = _bucketed(rule, starts, rho)
     while True:
         probe = _Probe(
             F=F,

@@ -13,14 +13,14 @@ import jax
 import jax.numpy as jnp
 
 from ..components.interactions import Exponential, Polynomial, RectifiedPolynomial
-from ..dynamics import Async, rule_from_name, rule_names
+from ..dynamics import rule_from_name, rule_names
 from ..models import BinaryDAM
 from ..patterns import flip, random_binary
 from ..sweep import experiment, register_axis_check
 from ._blocked import RandomPatterns, StoredPatterns
 from ._measure import fixed_point_fraction, retrieval_stats
 from ._no_error import _no_error_one
-from ._sampled import _k_half_one, _Probe
+from ._sampled import _bucketed, _k_half_one, _Probe
 from ._search import Retrieves, _check_resolution, capacity_search
 from ._wilson import probes_for_halfwidth
 
@@ -238,8 +238,7 @@ def _check_k_half(cfg):
 def _k_half_buckets(cfg) -> bool:
     """Asynchronous probes (run on size buckets of the pool, :func:`._sampled.async_buckets`):
     the rows of a batch then run in sequence, so that each row's K really picks its bucket."""
-    curve = cfg["starts"] == "cues" and cfg["rho"] == 0.0
-    return not curve and isinstance(make_rule(cfg["rule"]), Async)
+    return _bucketed(make_rule(cfg["rule"]), cfg["starts"], cfg["rho"])
 
 
 @experiment(
