@@ -2,7 +2,8 @@
 random-order asynchronous dynamics, converged exactly onto a memory) at N = 1000, n = 3, one seed
 for the power and one for the rectified F, with 93 probes per candidate K (Wilson half-width 0.1)
 and bisection to 1% of K over [0.05, 1.5] x theory -- the settings of the ``krotov2016-capacity``
-reproduction, whose default size stops short of N = 1000 on 2 cores. About half an hour there.
+reproduction at its largest size (where it runs one seed per F): about 10 minutes on 2 cores
+(its store, 2026-12-01: 260 s power, 321 s rectified).
 Run it with ``damjax bench --suite random-starts-n1000``; ``--suite all`` leaves it out
 (``OPT_IN``). ``--quick`` runs N = 100 under the same keys (the JSON says which N)."""
 
