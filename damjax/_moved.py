@@ -44,9 +44,10 @@ class MovedModule(types.ModuleType):
             if hasattr(mod, name):
                 caller = sys._getframe(1).f_globals.get("__name__", "")
                 if not (caller == "damjax" or caller.startswith("damjax.")):
+                    face = importlib.import_module("damjax")
+                    also = " (or from the package face `damjax`)" if name in face.__all__ else ""
                     warnings.warn(
-                        f"{self.__name__} moved to {mod.__name__}; import {name} from there "
-                        f"(or from the package face `damjax`)",
+                        f"{self.__name__} moved to {mod.__name__}; import {name} from there{also}",
                         DeprecationWarning,
                         stacklevel=2,
                     )
