@@ -266,3 +266,17 @@ def test_settle_async_bad_input(getkey):
         settle_async(model, cues[0], rule=dj.Async(), key=getkey(), max_steps=5, slots=2)
     with pytest.raises(TypeError, match="`rule` must be an Async rule"):
         settle_async(model, cues, rule=dj.Sync(), key=getkey(), max_steps=5, slots=2)
+
+
+def test_euler_step_that_rounds_away_is_not_a_steady_state(getkey):
+    """A dt so small that y + dt F(y) == y in float32 leaves the state frozen, not at a steady
+    state: the run reaches max_steps unconverged. With a usable dt the same cues converge."""
+    X = jax.random.normal(getkey(), (5, 8))
+    model = dj.ModernHopfield(X, beta=2.0)
+    cues = X + 0.5 * jax.random.normal(getkey(), (5, 8))
+    frozen = dj.retrieve(model, cues, rule=dj.Euler(dt=1e-9), max_steps=20)
+    np.testing.assert_array_equal(frozen.states, cues)  # nothing moved
+    assert not bool(jnp.any(frozen.converged))
+    assert np.all(np.asarray(frozen.status) == int(dj.RESULTS.max_steps_reached))
+    moving = dj.retrieve(model, cues, rule=dj.Euler(dt=0.1), max_steps=500)
+    assert bool(jnp.all(moving.converged))

@@ -79,8 +79,10 @@ class Euler(AbstractContinuousRule):
     **Arguments:**
 
     * ``dt`` — step size (> 0, in the model's time units; e.g. ``dt = tau_f``).
-    * ``tol`` — stop at a steady state: when a step moves no coordinate by more than
-      ``tol * dt * max(1, max|y|)`` (> 0, default 1e-5).
+    * ``tol`` — stop at a steady state: when a step ``dt F(y)`` moves no coordinate by more than
+      ``tol * dt * max(1, max|y|)`` (> 0, default 1e-5), i.e. ``max|F(y)| <= tol max(1, max|y|)``
+      whatever ``dt``. The step is taken as computed, so one that rounds away in float32 (a
+      ``dt`` too small to move the state) is not a steady state.
 
     ``steps`` counts Euler steps; with ``record_energy`` the energy of the ODE state is recorded
     before the first and after every step (NaN-padded after convergence). Differentiable with
@@ -113,7 +115,12 @@ class Euler(AbstractContinuousRule):
             return model.ode_hold(jax.tree.map(lambda a, b: a + dt * b, y, model.ode_field(y)), y0)
 
         def converged(old, new):
-            moved = _max_abs(jax.tree.map(lambda a, b: a - b, new, old))
+            # the step dt F(old) itself, not new - old: a step below the state's float
+            # resolution rounds away (new == old) and would read as a steady state. F(old) is
+            # the step's own product (XLA's common-subexpression pass keeps one evaluation);
+            # held coordinates do not move (their entries of F set to 0).
+            held = model.ode_hold(model.ode_field(old), jax.tree.map(jnp.zeros_like, y0))
+            moved = dt * _max_abs(held)
             return (moved <= tol * dt * _scale(new)) & _all_finite(new)
 
         out = iterate_to_fixed_point(

@@ -35,7 +35,10 @@ class GradientDescent(AbstractRule):
     * ``step_size`` — :math:`\alpha > 0`.
     * ``clamp`` — optional boolean (D,) mask, True where the cue's value is known and kept fixed
       (shared by all cues of a batch).
-    * ``tol`` — convergence tolerance on the largest change of a step (>= 0).
+    * ``tol`` — convergence tolerance on the largest change of a step, ``alpha |grad E|`` on the
+      free entries, as it changes the state (>= 0). It bounds the step, not the gradient: with
+      a smaller ``step_size``, lower ``tol`` with it (at ``step_size`` 1e-9 every step is below
+      the default ``tol``, and rounds away entirely in float32).
 
     Differentiable with ``retrieve(..., gradient="unrolled")`` and ``gradient="implicit"`` (at a
     minimum of the energy over the free entries; see :func:`damjax.retrieve`).
