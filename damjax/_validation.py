@@ -179,6 +179,18 @@ def check_fraction(value, name: str = "rho"):
     return value
 
 
+def as_real_float(x, name: str):
+    """``x`` as a real floating array: a ``TypeError`` naming ``name`` for complex values (a cast
+    would drop the imaginary part silently), integer and bool arrays converted to the default
+    float type."""
+    arr = jnp.asarray(x)
+    if jnp.iscomplexobj(arr):
+        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}")
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    return arr
+
+
 def check_real_matrix(x, name: str, shape_doc: str):
     """Return ``x`` as a finite floating 2-D array with both dimensions >= 1."""
     arr = x if hasattr(x, "shape") else np.asarray(x)
@@ -188,9 +200,7 @@ def check_real_matrix(x, name: str, shape_doc: str):
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"`{name}` must have both dimensions >= 1 {shape_doc}; got {arr.shape}")
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = jnp.asarray(arr, dtype=jnp.result_type(float))
-    arr = jnp.asarray(arr)
+    arr = as_real_float(arr, name)
     if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
         raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
     return check_finite_values(arr, name)

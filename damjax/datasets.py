@@ -76,8 +76,12 @@ class Dataset(eqx.Module):
 
     def __init__(self, images, labels, n_classes: int, image_shape: tuple[int, int]):
         images = jnp.asarray(images)
+        if jnp.iscomplexobj(images):
+            raise TypeError(f"`images` must be real; got dtype {images.dtype}")
         if not jnp.issubdtype(images.dtype, jnp.floating):
             images = images.astype(jnp.float32)
+        if is_concrete(images) and not np.all(np.isfinite(np.asarray(images))):
+            raise ValueError("`images` must contain only finite values; found NaN or inf")
         labels = jnp.asarray(labels)
         if not jnp.issubdtype(labels.dtype, jnp.integer):
             raise TypeError(f"`labels` must be an integer array; got dtype {labels.dtype}")

@@ -158,3 +158,57 @@ def test_unknown_reproduction_is_a_value_error():
     with pytest.raises(ValueError, match="unknown reproduction 'nope'; available: ") as info:
         reproduce.get("nope")
     assert isinstance(info.value, KeyError) and str(info.value).startswith("unknown")
+
+
+def test_complex_nan_and_meaningless_inputs_are_refused():
+    """Inputs that used to run silently: complex arrays (a cast dropped the imaginary part),
+    NaN images, a non-positive beta in a sweep (traced there, so the model could not check it)
+    and a non-positive or NaN training temperature (NaN memories)."""
+    from damjax import datasets as D
+    from damjax import learning as L
+    from damjax import sweep
+
+    X = jax.random.normal(jax.random.key(0), (5, 8))
+    for make in (
+        lambda: dj.ModernHopfield(X * 1j),
+        lambda: dj.KernelizedHopfield(X * 1j),
+        lambda: dj.RandomFeatureDAM(X * 1j, beta=1.0, num_features=16, key=jax.random.key(0)),
+        lambda: dj.HopfieldNetwork(weights=jnp.eye(8) * 1j),
+        lambda: D.Dataset(np.ones((10, 9)) * 1j, np.zeros(10, int), 3, (3, 3)),
+        lambda: dj.retrieve(dj.ModernHopfield(X), X * (1 + 1j)),
+    ):
+        with pytest.raises(TypeError, match="must be real"):
+            make()
+    # integer and bool cues of a continuous model run as float states
+    m = dj.ModernHopfield(X)
+    ints = dj.retrieve(m, (X > 0).astype(int), max_steps=3).states
+    np.testing.assert_array_equal(ints, dj.retrieve(m, (X > 0).astype(float), max_steps=3).states)
+    assert dj.trajectory(m, X > 0, rule=dj.Euler(0.1), t1=0.3).energies.shape == (5, 4)
+    with pytest.raises(ValueError, match="`images` must contain only finite"):
+        D.Dataset(np.full((10, 9), np.nan), np.zeros(10, int), 3, (3, 3))
+    for beta in (-1.0, 0.0, float("nan")):
+        with pytest.raises(ValueError, match="`beta`"):  # NaN: the grid; <= 0: the experiment
+            grid = sweep.Grid({"N": [10], "K": [3], "F": ["exp"], "beta": [beta]})
+            sweep.run(grid, "retrieval", None, progress=False)
+    data = D.load_digits()
+    train = D.Dataset(data.images[:20], data.labels[:20], data.n_classes, data.image_shape)
+    model = L.init_classifier(
+        jax.random.key(1), n_memories=4, n_pixels=train.n_pixels, n_classes=train.n_classes
+    )
+    with pytest.raises(ValueError, match="must contain only finite"):
+        L.accuracy(model, jnp.full((3, train.n_pixels), jnp.nan), jnp.zeros(3, int))
+    opt = L.krotov_hopfield_optimizer(steps_per_epoch=5)
+    for T in (-1.0, 0.0, float("nan"), lambda e: jnp.nan):
+        with pytest.raises(ValueError, match="`temperature`"):
+            L.train_classifier(
+                model,
+                train,
+                key=jax.random.key(2),
+                epochs=1,
+                optimizer=opt,
+                temperature=T,
+                m=2,
+                batch_size=4,
+            )
+    with pytest.raises(ValueError, match="`temperature`"):
+        L.classifier_loss(model, train.images, train.labels, temperature=-1.0, m=2)

@@ -9,6 +9,8 @@ x^n, "exp" = exp(beta x)), ``n`` (degree), ``beta`` (exponential F only), ``rule
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -58,6 +60,12 @@ def _check_model_params(cfg):
         raise ValueError(f"`F` must be one of {_F_NAMES}; got {cfg['F']!r}")
     if cfg["n"] < 1:
         raise ValueError(f"`n` (degree) must be >= 1; got {cfg['n']}")
+    beta = cfg.get("beta")
+    if isinstance(beta, (int, float)) and not isinstance(beta, bool):
+        if not (math.isfinite(beta) and beta > 0):
+            raise ValueError(
+                f"`beta` (inverse temperature of F = exp) must be a finite number > 0; got {beta}"
+            )
     if "rule" in cfg and cfg["rule"] not in rule_names():
         raise ValueError(f"`rule` must be one of {rule_names()}; got {cfg['rule']!r}")
     if "max_steps" in cfg and cfg["max_steps"] < 1:

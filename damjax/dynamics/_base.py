@@ -423,7 +423,7 @@ def retrieve(
     rule.check_model(model)
     cues = jnp.asarray(cues)
     prepare = getattr(model, "prepare_state", None)
-    if prepare is not None:  # binary models: +-1 values checked, bool converted
+    if prepare is not None:  # binary: +-1 values checked, bool converted; continuous: to float
         cues = prepare(cues, "cues")
     else:
         model.check_state(cues, "cues")

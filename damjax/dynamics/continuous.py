@@ -344,7 +344,7 @@ def trajectory(
         raise ValueError("give exactly one of `cues` (visible states) or `init` (ODE states)")
     if init is None:
         cues = jnp.asarray(cues)
-        model.check_state(cues, "cues")
+        cues = model.prepare_state(cues, "cues")  # a continuous model (rule.check_model)
         if cues.ndim > 2:
             raise ValueError(f"`cues` must have shape (N,) or (B, N); got {cues.shape}")
         batch = cues[None] if cues.ndim == 1 else cues

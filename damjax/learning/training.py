@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
+from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar, is_concrete
 from .._validation import check_positive_int
 from ..components.interactions import AbstractHomogeneous, RectifiedPolynomial
 from ..datasets import Dataset, check_labels
@@ -89,13 +89,26 @@ def classifier_loss(
     ``0 .. C-1``; ``temperature`` T > 0 (``beta = 1/T^n``); ``m`` integer >= 1; optional
     per-sample ``weights`` (default 1).
 
-    **Raises:** ``ValueError`` for images of the wrong width, labels out of range (when concrete) or
-    ``m < 1``.
+    **Raises:** ``ValueError`` for images of the wrong width, labels out of range or a temperature
+    that is not a finite number > 0 (when concrete), or ``m < 1``.
     """
     m = check_loss_power(m)
     model.check_images(images)
     check_labels(labels, model.n_classes)
+    _check_temperature(temperature)
     return _loss_and_votes(model, images, labels, temperature, m, weights)[0]
+
+
+def _check_temperature(T, where: str = "`temperature`"):
+    """A concrete temperature must be one finite number > 0 (``beta = 1/T^n``: T <= 0 or NaN
+    trains to NaN memories); traced ones pass through."""
+    if not is_concrete(T):
+        return
+    arr = np.asarray(T)
+    if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{where} must be one real number > 0; got {T!r}")
+    if not (np.isfinite(arr) and arr > 0):
+        raise ValueError(f"{where} must be a finite number > 0; got {float(arr)}")
 
 
 def _loss_and_votes(model, images, labels, temperature, m, weights=None):
@@ -325,7 +338,11 @@ def train_classifier(
     T = _schedule(temperature)
     losses, tr, te, temps = [], [], [], []
     for e, k in enumerate(jax.random.split(key, epochs)):
-        Te = jnp.asarray(T(e), model.memories.dtype)
+        Te = T(e)
+        _check_temperature(
+            Te, f"`temperature` (epoch {e})" if callable(temperature) else "`temperature`"
+        )
+        Te = jnp.asarray(Te, model.memories.dtype)
         model, opt_state, (loss, acc) = epoch_fn(
             model, opt_state, train.images, train.labels, k, Te
         )

@@ -11,9 +11,11 @@ the flow) and how to read the visible state back (``ode_visible``).
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, Scalar, is_concrete
+from .._validation import as_real_float, check_finite_values
 from ._base import AbstractMemory
 
 
@@ -47,10 +49,21 @@ class AbstractContinuousMemory(AbstractMemory):
         return y
 
     def check_state(self, state, name: str = "cues"):
-        """Width check, and a clear error for NaN / inf cues (instead of silent NaN results)."""
+        """Width check, and a clear error for complex or NaN / inf cues (instead of silent
+        wrong results: a complex cue would run as complex states)."""
         super().check_state(state, name)
+        if jnp.iscomplexobj(state):
+            raise TypeError(f"`{name}` must be real; got dtype {jnp.result_type(state)}")
         if is_concrete(state):
             host = np.asarray(state)
             if not np.all(np.isfinite(host)):
                 bad = int(np.sum(~np.isfinite(host)))
                 raise ValueError(f"`{name}` contains {bad} NaN or infinite value(s)")
+
+    def prepare_state(self, state, name: str = "cues"):
+        """``state`` checked (:meth:`check_state`; traced values too under
+        :func:`damjax.check_traced_values`) and as a float array (integer or bool cues are
+        converted to the default float type, as the continuous dynamics need)."""
+        self.check_state(state, name)
+        # traced NaN / inf too, when dj.check_traced_values(True)
+        return check_finite_values(as_real_float(state, name), name)

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._custom_types import Array, Float, Int, Scalar
+from .._custom_types import Array, Float, Int, Scalar, is_concrete
 from .._validation import check_positive_int
 from ..components.interactions import (
     AbstractHomogeneous,
@@ -130,6 +130,10 @@ class DAMClassifier(AbstractMemory):
                 f"`{name}` must have shape (B, {self.n_pixels}) (B flattened images of "
                 f"P = {self.n_pixels} pixels); got {shape}"
             )
+        if shape[0] == 0:
+            raise ValueError(f"`{name}` must hold at least one image; got shape {shape}")
+        if is_concrete(images) and not np.all(np.isfinite(np.asarray(images))):
+            raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
 
     def scaled_votes(
         self, images: Float[Array, "B P"]

@@ -72,6 +72,8 @@ class HopfieldNetwork(AbstractBinaryMemory):
             raise ValueError(
                 f"`weights` must be a square (N, N) matrix, N >= 1; got shape {w.shape}"
             )
+        if jnp.iscomplexobj(w):
+            raise TypeError(f"`weights` must be real; got dtype {w.dtype}")
         if not jnp.issubdtype(w.dtype, jnp.floating):
             w = jnp.asarray(w, dtype=jnp.float32)
         if is_concrete(w):

@@ -43,7 +43,12 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
 from .._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
-from .._validation import check_positive_int, check_positive_scalar, check_state_width
+from .._validation import (
+    as_real_float,
+    check_positive_int,
+    check_positive_scalar,
+    check_state_width,
+)
 from ..components.random_features import AbstractRandomFeatures, SinCos
 from ._continuous import AbstractContinuousMemory
 
@@ -243,8 +248,7 @@ def _check_memories(memories, dim, name):
             f"`{name}` must have shape (D,) or (K, D) with D = {dim} (the model's width); "
             f"got shape {arr.shape}"
         )
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.result_type(float))
+    arr = as_real_float(arr, name)
     if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
         raise ValueError(f"`{name}` must contain only finite values")
     return arr.reshape(-1, dim)
