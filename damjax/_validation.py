@@ -132,6 +132,15 @@ def check_finite_scalar(value, name: str, *, positive: bool = False, nonnegative
     return value
 
 
+def check_pm1_dtype(dtype, name: str = "dtype"):
+    """``dtype`` as a NumPy dtype that holds -1 and +1 exactly: a float or a signed integer type
+    (an unsigned or bool type turns -1 into 255 / True)."""
+    dt = jnp.dtype(dtype)
+    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.signedinteger)):
+        raise TypeError(f"`{name}` must be a float or signed integer type (holds -1); got {dt}")
+    return dt
+
+
 def check_key(key, name: str = "key"):
     """Check that ``key`` is a JAX PRNG key (``jax.random.key(0)``, or a legacy uint32 (2,)
     ``jax.random.PRNGKey`` array); a clear TypeError otherwise (an int crashed inside JAX)."""

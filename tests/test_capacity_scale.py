@@ -1,5 +1,7 @@
 """Capacity at scale: blocked fields, int8 / regenerated patterns, sampled and exact estimators."""
 
+import statistics
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -246,10 +248,28 @@ def test_wilson_interval_and_probe_count():
     np.testing.assert_allclose([lo, hi], [0.2366, 0.7634], atol=1e-4)
     lo, hi = cap.wilson_interval(0, 20)
     assert float(lo) == 0.0 and 0.1 < float(hi) < 0.2
+    # the SMALLEST count (in float64: at 1/2 the half-width is z / (2 sqrt(n + z^2)))
+    for h, c in ((0.05, 0.95), (0.2, 0.99), (0.01, 0.5), (0.3, 0.95)):
+        z = statistics.NormalDist().inv_cdf(0.5 + c / 2)
+        n = cap.probes_for_halfwidth(h, c)
+        for m, inside in ((n, True), (n - 1, False)):
+            assert (m >= 1 and z / (2 * np.sqrt(m + z * z)) <= h) == inside, (h, c, m)
     n = cap.probes_for_halfwidth(0.05)
     for m, inside in ((n, True), (n - 1, False)):
-        lo, hi = cap.wilson_interval(m / 2, m)
+        lo, hi = cap.wilson_interval(m // 2, m)
         assert (float(hi - lo) / 2 <= 0.05) == inside
+    assert cap.probes_for_halfwidth(1e-5) > 9 * 10**9  # closed form: no search over 10^9 counts
+    for args, match in (
+        ((5, 3), r"`successes` must lie in \[0, trials\]"),
+        ((-1, 3), "`successes` must lie"),
+        ((1, 0), "`trials` must be >= 1"),
+        ((float("nan"), 3), "`successes` must be whole"),
+        ((1.5, 3), "`successes` must be whole"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            cap.wilson_interval(*args)
+    with pytest.raises(ValueError, match="`population` must be >= `trials`"):
+        cap.wilson_interval(1, 3, population=2)
 
 
 def test_bad_input_names_the_argument(getkey):

@@ -212,3 +212,53 @@ def test_complex_nan_and_meaningless_inputs_are_refused():
             )
     with pytest.raises(ValueError, match="`temperature`"):
         L.classifier_loss(model, train.images, train.labels, temperature=-1.0, m=2)
+
+
+def test_capacity_helpers_check_their_inputs():
+    """Inputs that used to run silently or fail deep inside JAX in the capacity tools."""
+    from damjax import capacity as C
+    from damjax import states as St
+
+    F = dj.Polynomial(3)
+    P = dj.patterns.random_binary(jax.random.key(0), 5, 20)
+    d = C.BlockedDAM(C.StoredPatterns(P), F)
+    for cues in (P * 0.5, P.at[0, 0].set(jnp.nan)):  # ran and reported converged
+        with pytest.raises(ValueError, match="`cues` must contain only"):
+            dj.retrieve(d, cues)
+        with pytest.raises(ValueError, match="`states` must contain only"):
+            C.kshard_update(d, cues, C.kshard_mesh(1))
+        with pytest.raises(ValueError, match="`cues` must contain only"):
+            dj.dynamics.settle_async(
+                dj.BinaryDAM(P, F),
+                cues,
+                rule=dj.Async(),
+                key=jax.random.key(1),
+                max_steps=2,
+                slots=2,
+            )
+    for k in (2.5, True):  # truncated to 2 / read as 1
+        with pytest.raises(TypeError, match="`num_active`"):
+            C.BlockedDAM(C.StoredPatterns(P), F, num_active=k)
+    with pytest.raises(ValueError, match="`states` must have last dimension N = 20"):
+        C.is_fixed_point(d, P[:, :5])
+    with pytest.raises(TypeError, match="`model`"):
+        C.is_fixed_point(None, P)
+    with pytest.raises(ValueError, match="`patterns` must have shape"):
+        C.nearest_overlap(P, P[0])
+    with pytest.raises(ValueError, match="`dim` = 7 does not match"):  # dim was ignored
+        C.no_error_capacity(F, patterns=P, dim=7)
+    with pytest.raises(ValueError, match="need `dim` and `k_max`"):  # an IndexError before
+        C.sampled_k_half(F, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="`rule` must be a dynamics rule"):  # ignored at rho = 0
+        C.sampled_k_half(F, key=jax.random.key(0), patterns=P, rule="sync")
+    with pytest.raises(ValueError, match="`chunk`"):  # chunk = 0 answered 5
+        C.kshard_no_error_capacity(F, C.StoredPatterns(P), C.kshard_mesh(1), chunk=0)
+    with pytest.raises(TypeError, match="`mesh`"):
+        C.kshard_update(d, P, None)
+    for dtype in (jnp.uint8, jnp.bool_):  # -1 became 255 / True
+        with pytest.raises(TypeError, match="`dtype`"):
+            dj.patterns.random_binary(jax.random.key(0), 5, 10, dtype=dtype)
+        with pytest.raises(TypeError, match="`dtype`"):
+            St.all_states(3, dtype=dtype)
+    with pytest.raises(TypeError, match="`key` must be a PRNG key"):
+        dj.patterns.random_binary(0, 5, 10)

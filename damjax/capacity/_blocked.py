@@ -39,7 +39,12 @@ import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray, Scalar, is_concrete
 from .._numerics import HI as _HI
-from .._validation import check_binary_patterns, check_positive_int
+from .._validation import (
+    check_binary_patterns,
+    check_binary_values,
+    check_positive_int,
+    check_state_width,
+)
 from ..components.interactions import AbstractInteraction, unscale
 from ..models._base import AbstractMemory, sign_keep_ties
 
@@ -198,6 +203,10 @@ class BlockedDAM(AbstractMemory):
         self.source = as_source(source)
         self.F = F
         k = self.source.num_patterns if num_active is None else num_active
+        if is_concrete(k):
+            host = np.asarray(k)
+            if host.ndim or host.dtype == bool or not float(host) == int(np.floor(host)):
+                raise TypeError(f"`num_active` must be one whole number (K); got {k!r}")
         if is_concrete(k) and not 1 <= int(k) <= self.source.num_patterns:
             raise ValueError(
                 f"`num_active` must lie in [1, {self.source.num_patterns}] (the pool size); "
@@ -208,6 +217,16 @@ class BlockedDAM(AbstractMemory):
     @property
     def dim(self) -> int:
         return self.source.dim
+
+    def check_state(self, state, name: str = "cues"):
+        """Width, and (when concrete) values: every entry must be +1 or -1."""
+        check_state_width(state, self.dim, name)
+        check_binary_values(state, name)
+
+    def prepare_state(self, state, name: str = "cues"):
+        """``state`` checked (:meth:`check_state`) and as float +-1 (bool: True -> +1)."""
+        check_state_width(state, self.dim, name)
+        return check_binary_values(state, name)
 
     def _num_blocks(self):
         return (self.num_active + self.source.block_size - 1) // self.source.block_size
@@ -384,6 +403,11 @@ def _sources(patterns, key, seeds, k_max, dim, block_size):
         keys = jax.random.split(key, seeds)
         src = eqx.filter_vmap(lambda k: RandomPatterns(k, k_max, dim, block_size=block_size))(keys)
         return src, seeds
+    width = patterns.dim if isinstance(patterns, AbstractPatternSource) else np.shape(patterns)[-1]
+    if dim is not None and dim != width:
+        raise ValueError(
+            f"`dim` = {dim} does not match the patterns' width N = {width} (give one of them)"
+        )
     if isinstance(patterns, AbstractPatternSource):
         return jax.tree.map(lambda x: x[None], patterns), 1
     arr = patterns if hasattr(patterns, "shape") else np.asarray(patterns)

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray, Scalar
+from .._validation import check_state_width
 from ..dynamics import AbstractRule, OneStep, Retrieval, retrieve
 from ..models._base import AbstractMemory, AbstractPatternMemory
 
@@ -19,8 +20,16 @@ from ..models._base import AbstractMemory, AbstractPatternMemory
 def nearest_overlap(
     states: Float[Array, "*B N"], patterns: Float[Array, "K N"]
 ) -> Float[Array, "*B"]:
-    """``max_mu |xi^mu . s| / N`` for every state (1 = the state is a memory or its negation)."""
-    m = jnp.abs(jnp.asarray(states) @ jnp.asarray(patterns).T)
+    """``max_mu |xi^mu . s| / N`` for every state (1 = the state is a memory or its negation).
+
+    **Raises:** ``ValueError`` unless ``patterns`` is a (K, N) array (K >= 1) and ``states``
+    have last dimension N."""
+    patterns = jnp.asarray(patterns)
+    if patterns.ndim != 2 or patterns.shape[0] < 1:
+        raise ValueError(f"`patterns` must have shape (K, N), K >= 1; got {patterns.shape}")
+    states = jnp.asarray(states)
+    check_state_width(states, patterns.shape[-1], "states")
+    m = jnp.abs(states @ patterns.T)
     return jnp.max(m, axis=-1) / patterns.shape[-1]
 
 
@@ -30,8 +39,16 @@ def _active(model: AbstractPatternMemory) -> Bool[Array, " K"]:
 
 def is_fixed_point(model: AbstractMemory, states: Float[Array, "*B N"]) -> Bool[Array, "*B"]:
     """True where one synchronous update leaves the state unchanged
-    (``model.is_fixed_point``, batched over the leading axes)."""
+    (``model.is_fixed_point``, batched over the leading axes).
+
+    **Raises:** ``TypeError`` for a ``model`` that is not a damjax model; the model's own errors
+    for states that do not fit it (wrong width; a binary model's non-+-1 values)."""
+    if not isinstance(model, AbstractMemory):
+        raise TypeError(f"`model` must be a damjax model; got {type(model).__name__}")
     states = jnp.asarray(states)
+    if states.ndim < 1:
+        raise ValueError("`states` must have shape (..., N); got a scalar")
+    model.check_state(states, "states")
     flat = states.reshape(-1, states.shape[-1])
     return jax.vmap(model.is_fixed_point)(flat).reshape(states.shape[:-1])
 

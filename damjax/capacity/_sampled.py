@@ -384,12 +384,16 @@ def sampled_k_half(
     if block_size is None:
         if isinstance(patterns, AbstractPatternSource):
             pool = patterns.num_patterns
+        elif k_max is not None or patterns is None:
+            pool = k_max if k_max is not None else 0  # None, None: _sources names what is missing
         else:
-            pool = k_max if k_max is not None else np.shape(patterns)[-2]
+            pool = np.shape(patterns)[-2]
         block_size = max(16, pool // 512) if curve else DEFAULT_BLOCK
     src, S = _sources(patterns, key, seeds, k_max, dim, block_size)
     k_lo, k_hi = _bounds(k_min, k_max, src.num_patterns)
     keys = jax.random.split(jax.random.fold_in(key, 1), S)
+    if rule is not None and not isinstance(rule, AbstractRule):
+        raise TypeError(f"`rule` must be a dynamics rule such as damjax.Async(); got {rule!r}")
     rule = Sync() if rule is None else rule
     # asynchronous probes run on size buckets of the pool, which need K unbatched: seeds in
     # sequence (lax.map) instead of vmapped

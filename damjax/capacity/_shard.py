@@ -113,6 +113,12 @@ def _slices(model: BlockedDAM, mesh: Mesh):
     ``(this device's BlockedDAM over its slice with its share of the first K patterns, device
     index)`` and ``log_scale(lm, states)`` the pool's (B,) log-scale (pmax over devices unless
     F has a constant one); ``payload`` / ``pspec``: what each device receives."""
+    if not isinstance(model, BlockedDAM):
+        raise TypeError(f"`model` must be a BlockedDAM; got {type(model).__name__}")
+    if not isinstance(mesh, Mesh) or set(mesh.axis_names) != {"batch", "k"}:
+        raise TypeError(
+            f"`mesh` must be a device mesh with axes ('batch', 'k') from kshard_mesh(); got {mesh!r}"
+        )
     source, F = model.source, model.F
     D = mesh.shape["k"]
     kloc = _local_rows(source, D)
@@ -188,6 +194,9 @@ def kshard_update(
     ``jax.experimental.multihost_utils.process_allgather``)."""
     check_positive_int(steps, "steps")
     f, payload = _sharded_update_fn(model, mesh)
+    if jnp.ndim(states) != 2:
+        raise ValueError(f"`states` must have shape (B, N); got {jnp.shape(states)}")
+    model.check_state(states, "states")  # width; +-1 values when concrete
 
     @jax.jit
     def run(payload, states, num_active):
@@ -212,6 +221,7 @@ def kshard_no_error_capacity(
     compiled bisection; each candidate K checks all K patterns in chunks of ``chunk`` cues,
     sharded over ``batch``, stopping at the first unstable chunk."""
     k_min, k_max = _bounds(k_min, k_max, source.num_patterns)
+    chunk = check_positive_int(chunk, "chunk")
     if mesh.shape["batch"] > 1 and chunk % mesh.shape["batch"]:
         raise ValueError(f"`chunk` = {chunk} must be divisible by the batch axis size")
     f, payload = _sharded_update_fn(BlockedDAM(source, F), mesh)

@@ -7,7 +7,9 @@ import math
 import statistics
 
 import jax.numpy as jnp
+import numpy as np
 
+from .._custom_types import is_concrete
 from .._validation import check_positive_int
 
 __all__ = ["probes_for_halfwidth", "wilson_interval"]
@@ -28,7 +30,11 @@ def wilson_interval(successes, trials, confidence: float = 0.95, population=None
     ``population`` M (sampling n of M without replacement), z is multiplied by the finite
     population correction :math:`\sqrt{(M - n)/(M - 1)}` (0 when all M are sampled: the share
     is then known exactly). Works on arrays and inside ``jit``. **Returns:** ``(lower, upper)``.
+
+    **Raises:** ``ValueError`` (for concrete values) unless ``trials`` >= 1, ``successes`` are
+    whole numbers in ``[0, trials]`` and ``population`` >= ``trials``.
     """
+    _check_counts(successes, trials, population)
     s = jnp.asarray(successes, jnp.float32)
     n = jnp.asarray(trials, jnp.float32)
     z = _z(confidence)
@@ -42,7 +48,28 @@ def wilson_interval(successes, trials, confidence: float = 0.95, population=None
     return center - half, center + half
 
 
+def _check_counts(successes, trials, population):
+    """Value checks of :func:`wilson_interval` on concrete inputs (traced ones pass)."""
+    named = {"successes": successes, "trials": trials, "population": population}
+    if any(v is not None and not is_concrete(v) for v in named.values()):
+        return
+    host = {k: np.asarray(v, np.float64) for k, v in named.items() if v is not None}
+    for name, v in host.items():
+        if not (np.all(np.isfinite(v)) and np.all(v == np.round(v))):
+            raise ValueError(f"`{name}` must be whole, finite counts; got {named[name]!r}")
+    s, n = host["successes"], host["trials"]
+    if np.any(n < 1):
+        raise ValueError(f"`trials` must be >= 1; got {trials!r}")
+    if np.any(s < 0) or np.any(s > n):
+        raise ValueError(f"`successes` must lie in [0, trials]; got {successes!r} of {trials!r}")
+    if "population" in host and np.any(host["population"] < n):
+        raise ValueError(
+            f"`population` must be >= `trials` (the sample is drawn from it); got {population!r}"
+        )
+
+
 def _wilson_halfwidth_at_half(n: int, z: float) -> float:
+    # = z / (2 sqrt(n + z^2)) at a rate of 1/2
     return z / (1.0 + z * z / n) * math.sqrt(0.25 / n + z * z / (4.0 * n * n))
 
 
@@ -52,7 +79,9 @@ def probes_for_halfwidth(halfwidth: float, confidence: float = 0.95) -> int:
     if not 0.0 < float(halfwidth) < 0.5:
         raise ValueError(f"`halfwidth` must lie in (0, 1/2); got {halfwidth}")
     z = _z(confidence)
-    n = max(1, int(0.9 * z * z / (4.0 * halfwidth * halfwidth)))  # below the answer
+    # the half-width at 1/2 is z / (2 sqrt(n + z^2)): solved for n, then checked by the formula
+    # itself at a count or two below (float rounding), so the answer is the smallest
+    n = max(1, math.ceil(z * z / (4.0 * halfwidth * halfwidth) - z * z) - 2)
     while _wilson_halfwidth_at_half(n, z) > halfwidth:
         n += 1
     return n

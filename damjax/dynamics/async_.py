@@ -127,8 +127,10 @@ def settle_async(
     """
     if not isinstance(rule, Async):
         raise TypeError(f"`rule` must be an Async rule; got {rule!r}")
+    rule.check_model(model)
     if jnp.ndim(cues) != 2:
         raise ValueError(f"`cues` must have shape (B, N); got {jnp.shape(cues)}")
+    model.check_state(cues, "cues")  # width; +-1 values when concrete
     for value, name in ((max_steps, "max_steps"), (slots, "slots")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}")

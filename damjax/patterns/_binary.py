@@ -12,16 +12,18 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, PRNGKeyArray
-from .._validation import check_fraction, check_key, check_positive_int
+from .._validation import check_fraction, check_key, check_pm1_dtype, check_positive_int
 
 
 def random_binary(
     key: PRNGKeyArray, K: int, N: int, *, p: float = 0.5, dtype=jnp.float32
 ) -> Float[Array, "K N"]:
     """K i.i.d. random patterns in {-1,+1}^N; each bit is +1 with probability ``p``."""
+    check_key(key)
     check_positive_int(K, "K")
     check_positive_int(N, "N")
     check_fraction(p, "p")
+    dtype = check_pm1_dtype(dtype)
     return jnp.where(jax.random.bernoulli(key, p, (K, N)), 1.0, -1.0).astype(dtype)
 
 

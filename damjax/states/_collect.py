@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray
-from .._validation import check_positive_int
+from .._validation import check_pm1_dtype, check_positive_int
 from ..dynamics import AbstractRule, Async, retrieve
 from ..models._base import AbstractBinaryMemory
 from ..patterns import random_binary
@@ -177,6 +177,7 @@ def collect_stable_states(
 def all_states(N: int, *, dtype=jnp.float32) -> Float[Array, "2^N N"]:
     """Every state of {-1,+1}^N (N <= 20), in binary counting order (bit 0 = last neuron)."""
     N = check_positive_int(N, "N")
+    dtype = check_pm1_dtype(dtype)
     if N > _MAX_ENUMERATE:
         raise ValueError(f"`N` must be <= {_MAX_ENUMERATE} to enumerate 2^N states; got {N}")
     idx = np.arange(2**N, dtype=np.int64)[:, None]
