@@ -200,6 +200,14 @@ def as_real_float(x, name: str):
     return arr
 
 
+def check_finite_array(x, name: str):
+    """``x`` (any shape) refused when concrete and holding NaN / inf; traced values checked at
+    run time under :func:`check_traced_values`."""
+    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+        raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
+    return check_finite_values(x, name)
+
+
 def check_real_matrix(x, name: str, shape_doc: str):
     """Return ``x`` as a finite floating 2-D array with both dimensions >= 1."""
     arr = x if hasattr(x, "shape") else np.asarray(x)

@@ -126,8 +126,18 @@ class Dataset(eqx.Module):
         return Dataset(self.images[index], self.labels[index], self.n_classes, self.image_shape)
 
 
-def check_labels(labels, n_classes: int, name: str = "labels"):
-    """Raise ``ValueError`` if a (concrete) label lies outside ``0 .. n_classes - 1``."""
+def check_labels(labels, n_classes: int, name: str = "labels", *, count: int | None = None):
+    """Raise ``TypeError`` for labels that are not integers, ``ValueError`` if a (concrete)
+    label lies outside ``0 .. n_classes - 1`` or (``count`` given) the labels are not ``count``
+    (one per image)."""
+    dtype = getattr(labels, "dtype", None)
+    dtype = np.asarray(labels).dtype if dtype is None else dtype
+    if not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(f"`{name}` must be integers (class indices); got dtype {dtype}")
+    if count is not None and np.shape(labels) != (count,):
+        raise ValueError(
+            f"`{name}` must have shape ({count},), one per image; got {np.shape(labels)}"
+        )
     if is_concrete(labels):
         host = np.asarray(labels)
         if host.size and (host.min() < 0 or host.max() >= n_classes):

@@ -262,3 +262,44 @@ def test_capacity_helpers_check_their_inputs():
             St.all_states(3, dtype=dtype)
     with pytest.raises(TypeError, match="`key` must be a PRNG key"):
         dj.patterns.random_binary(0, 5, 10)
+
+
+def test_learning_and_state_helpers_check_their_inputs():
+    """NaN weights, bad labels and out-of-range arguments that used to give numbers."""
+    from damjax import datasets as D
+    from damjax import learning as L
+    from damjax import states as St
+
+    for make in (
+        lambda: dj.LinearMap(jnp.full((3, 4), jnp.nan)),
+        lambda: dj.ConvSynapse(jnp.full((1, 1, 3, 3), jnp.nan), pre=0, post=1, in_shape=(1, 4, 4)),
+        lambda: L.DAMClassifier(jnp.full((4, 12), jnp.nan), 3),
+        lambda: L.init_classifier(
+            jax.random.key(0), n_memories=4, n_pixels=9, n_classes=3, std=float("nan")
+        ),
+    ):
+        with pytest.raises(ValueError, match="finite"):
+            make()
+    with pytest.raises(ValueError, match="`std` must be >= 0"):
+        L.init_classifier(jax.random.key(0), n_memories=4, n_pixels=9, n_classes=3, std=-1.0)
+    data = D.load_digits()
+    model = L.init_classifier(
+        jax.random.key(1), n_memories=4, n_pixels=data.n_pixels, n_classes=data.n_classes
+    )
+    x, y = data.images[:6], data.labels[:6]
+    with pytest.raises(TypeError, match="`labels` must be integers"):  # one_hot(0.5) = 0
+        L.classifier_loss(model, x, y + 0.5, temperature=10.0, m=2)
+    with pytest.raises(ValueError, match=r"`labels` must have shape \(6,\)"):
+        L.classifier_loss(model, x, y[:4], temperature=10.0, m=2)
+    with pytest.raises(ValueError, match="`weights` must be finite and >= 0"):
+        L.classifier_loss(model, x, y, temperature=10.0, m=2, weights=-jnp.ones(6))
+    with pytest.raises(ValueError, match="`batch_size`"):
+        L.accuracy(model, x, y, batch_size=0)
+    with pytest.raises(ValueError, match="width|dimension"):  # 0.55 for a 3-wide map on d = 4
+        L.feature_separation_loss(dj.IdentityMap(3), jax.random.normal(jax.random.key(2), (5, 4)))
+    assert np.isnan(np.asarray(St.stability_ratio(jnp.array([[1.0, jnp.nan]])))).all()  # was 0
+    with pytest.raises(ValueError, match="`profiles`"):
+        St.stability_ratio(jnp.asarray(1.0))
+    for radius in (1.5, -0.1):
+        with pytest.raises(ValueError, match="`radius`"):
+            St.prototype_radius(10, radius)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, PRNGKeyArray
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_real_matrix
 
 __all__ = ["AbstractFeatureMap", "IdentityMap", "LinearMap", "MLPMap", "NormalizedMap"]
 
@@ -75,12 +75,7 @@ class LinearMap(AbstractFeatureMap):
     weight: Float[Array, "D d"]
 
     def __init__(self, weight):
-        weight = jnp.asarray(weight)
-        if weight.ndim != 2:
-            raise ValueError(f"`weight` must be a 2-D (D_Phi, d) matrix; got shape {weight.shape}")
-        if not jnp.issubdtype(weight.dtype, jnp.floating):
-            weight = weight.astype(jnp.result_type(float))
-        self.weight = weight
+        self.weight = check_real_matrix(weight, "weight", "(D_Phi, d)")
 
     @classmethod
     def identity(cls, dim: int) -> LinearMap:

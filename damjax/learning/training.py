@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar, is_concrete
-from .._validation import check_positive_int
+from .._validation import check_finite_scalar, check_key, check_positive_int
 from ..components.interactions import AbstractHomogeneous, RectifiedPolynomial
 from ..datasets import Dataset, check_labels
 from ..models.classifier import DAMClassifier, _unscale, check_loss_power
@@ -62,9 +62,12 @@ def init_classifier(
     **Arguments:** ``key``; ``n_memories`` K; ``n_pixels`` P; ``n_classes`` C; ``n`` the degree of
     the default ``RectifiedPolynomial(n)`` (ignored when ``interaction`` is given).
     """
+    check_key(key)
     K = check_positive_int(n_memories, "n_memories")
     P = check_positive_int(n_pixels, "n_pixels")
     C = check_positive_int(n_classes, "n_classes")
+    check_finite_scalar(mean, "mean")
+    check_finite_scalar(std, "std", nonnegative=True)
     F = RectifiedPolynomial(n) if interaction is None else interaction
     xi = mean + std * jax.random.normal(key, (K, P + C), dtype)
     return DAMClassifier(jnp.clip(xi, -1.0, 1.0), C, F)
@@ -94,8 +97,16 @@ def classifier_loss(
     """
     m = check_loss_power(m)
     model.check_images(images)
-    check_labels(labels, model.n_classes)
+    check_labels(labels, model.n_classes, count=jnp.shape(images)[0])
     _check_temperature(temperature)
+    if weights is not None:
+        if jnp.shape(weights) != (jnp.shape(images)[0],):
+            raise ValueError(
+                f"`weights` must have shape ({jnp.shape(images)[0]},), one per image; got "
+                f"{jnp.shape(weights)}"
+            )
+        if is_concrete(weights) and not np.all(np.asarray(weights) >= 0):
+            raise ValueError("`weights` must be finite and >= 0")
     return _loss_and_votes(model, images, labels, temperature, m, weights)[0]
 
 
@@ -131,8 +142,9 @@ def accuracy(model: DAMClassifier, data_or_images, labels=None, *, batch_size: i
         if labels is None:
             raise TypeError("`labels` are required when `accuracy` is given images, not a Dataset")
         images, labels = jnp.asarray(data_or_images), jnp.asarray(labels)
+    batch_size = check_positive_int(batch_size, "batch_size")
     model.check_images(images)
-    check_labels(labels, model.n_classes)
+    check_labels(labels, model.n_classes, count=images.shape[0])
     correct = 0
     pred = _predict_jit
     for i in range(0, images.shape[0], batch_size):

@@ -73,7 +73,14 @@ def separation_loss(features: Float[Array, "M D"], tau: float = 0.1) -> Scalar:
 
 
 def feature_separation_loss(feature_map, patterns: Float[Array, "M d"], tau: float = 0.1) -> Scalar:
-    r""":func:`separation_loss` of the memories' features :math:`\Phi(\xi^\mu)`."""
+    r""":func:`separation_loss` of the memories' features :math:`\Phi(\xi^\mu)`.
+
+    **Raises:** ``ValueError`` / ``TypeError`` when ``feature_map`` does not take the patterns'
+    width d (:func:`damjax.components.feature_maps.check_feature_map`)."""
+    patterns = jnp.asarray(patterns)
+    if patterns.ndim != 2:
+        raise ValueError(f"`patterns` must have shape (M, d); got {patterns.shape}")
+    check_feature_map(feature_map, patterns.shape[1], patterns.dtype)
     return separation_loss(jax.vmap(feature_map)(patterns), tau)
 
 

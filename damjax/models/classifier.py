@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
-from .._validation import check_positive_int
+from .._validation import check_finite_array, check_positive_int
 from ..components.interactions import (
     AbstractHomogeneous,
     RectifiedPolynomial,
@@ -84,7 +84,7 @@ class DAMClassifier(AbstractMemory):
     interaction: AbstractHomogeneous
 
     def __init__(self, memories, n_classes: int, interaction: AbstractHomogeneous | None = None):
-        self.memories = jnp.asarray(memories)
+        self.memories = check_finite_array(jnp.asarray(memories), "memories")
         self.n_classes = check_positive_int(n_classes, "n_classes")
         interaction = RectifiedPolynomial(3) if interaction is None else interaction
         if not isinstance(interaction, AbstractHomogeneous):

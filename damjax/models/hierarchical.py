@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Bool, Float, Scalar, is_concrete
-from .._validation import check_positive_scalar, check_real_matrix
+from .._validation import check_finite_array, check_positive_scalar, check_real_matrix
 from ..components.lagrangians import AbstractLagrangian, as_lagrangian
 from ._continuous import AbstractContinuousMemory
 
@@ -206,6 +206,7 @@ class ConvSynapse(AbstractSynapse):
                 f"`kernel` must be a float array of shape (C_out, C_in, k_h, k_w); got "
                 f"{kernel.dtype} {kernel.shape}"
             )
+        kernel = check_finite_array(kernel, "kernel")
         self.pre, self.post = _check_pre_post(pre, post)
         self.in_shape = _check_image_shape(in_shape)
         if kernel.shape[1] != self.in_shape[0]:

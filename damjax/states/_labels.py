@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, Int
-from .._validation import check_binary_patterns
+from .._validation import check_binary_patterns, check_fraction, check_positive_int
 
 LEARNED = 0
 PROTOTYPE = 1
@@ -55,7 +55,12 @@ def nearest_distance(
 
 
 def prototype_radius(N: int, radius: float) -> int:
-    """The Hamming-distance threshold ``floor(radius N)`` used by :func:`label_states`."""
+    """The Hamming-distance threshold ``floor(radius N)`` used by :func:`label_states`.
+
+    **Raises:** ``ValueError`` unless ``N`` is an integer >= 1 and ``radius`` lies in [0, 1].
+    """
+    check_positive_int(N, "N")
+    check_fraction(radius, "radius")
     return int(math.floor(radius * N + 1e-9))
 
 

@@ -91,10 +91,15 @@ def stability_ratio(profiles: Float[Array, "*B N"]) -> Float[Array, "*B"]:
     # concrete inputs are reduced on the host (no compilation for every new batch size)
     xp = np if is_concrete(profiles) else jnp
     e = xp.asarray(profiles)
+    if e.ndim < 1 or e.shape[-1] < 1:
+        raise ValueError(f"`profiles` must have shape (..., N), N >= 1; got {e.shape}")
     hi = xp.max(e, axis=-1)
     lo = xp.min(e, axis=-1)
     safe = xp.where(lo < 0, lo, -1.0)
-    return jnp.asarray(xp.where(lo < 0, hi / safe, 0.0))
+    # a NaN unit energy gives NaN (max / min would drop it into the "0" branch)
+    return jnp.asarray(
+        xp.where(xp.isnan(hi) | xp.isnan(lo), xp.nan, xp.where(lo < 0, hi / safe, 0.0))
+    )
 
 
 def profile_features(
