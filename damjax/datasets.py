@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._custom_types import Array, Float, Int, PRNGKeyArray, is_concrete
+from ._validation import check_key
 
 __all__ = [
     "Dataset",
@@ -306,6 +307,9 @@ def train_test_split(
 
     **Raises:** ``ValueError`` if ``test_fraction`` is not in (0, 1).
     """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"`data` must be a damjax.datasets.Dataset; got {type(data).__name__}")
+    check_key(key)
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"`test_fraction` must lie in (0, 1); got {test_fraction}")
     labels = np.asarray(data.labels)

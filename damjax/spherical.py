@@ -35,7 +35,7 @@ import optax
 
 from ._custom_types import Array, Float, PRNGKeyArray, Scalar, is_concrete
 from ._numerics import HI as _HI
-from ._validation import check_positive_int
+from ._validation import check_key, check_positive_int
 
 __all__ = [
     "TAMMES_SOURCE",
@@ -291,6 +291,7 @@ def spherical_code(
 
     **Raises:** ``ValueError`` if m < 2, d < 2 or a setting is not positive.
     """
+    check_key(key)
     return jnp.asarray(
         spherical_codes(
             key,

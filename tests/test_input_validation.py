@@ -303,3 +303,50 @@ def test_learning_and_state_helpers_check_their_inputs():
     for radius in (1.5, -0.1):
         with pytest.raises(ValueError, match="`radius`"):
             St.prototype_radius(10, radius)
+
+
+def test_integer_keys_are_refused_where_they_crashed_later():
+    """A plain int as the key: RandomPatterns took it and failed inside retrieve later; others
+    failed inside jax.random with "invalid PRNG key data"."""
+    from damjax import capacity as C
+    from damjax import datasets as D
+    from damjax import spherical as Sp
+
+    data = D.load_digits()
+    model = dj.BinaryDAM(dj.patterns.random_binary(jax.random.key(0), 4, 10), dj.Polynomial(3))
+    for make in (
+        lambda: C.RandomPatterns(0, 10, 20),
+        lambda: D.train_test_split(data, key=0),
+        lambda: Sp.spherical_code(0, 4, 3),
+        lambda: dj.MLPMap(3, 3, key=0),
+        lambda: C.noisy_retrieval(model, 0.1, key=None),
+        lambda: C.sampled_k_half(dj.Polynomial(3), key=0, dim=20, k_max=50),
+    ):
+        with pytest.raises(TypeError, match="`key` must be a PRNG key"):
+            make()
+    with pytest.raises(TypeError, match="`data` must be a damjax.datasets.Dataset"):
+        D.train_test_split((data.images, data.labels), key=jax.random.key(0))
+
+
+def test_small_helpers_refuse_out_of_range_arguments():
+    from damjax import capacity as C
+    from damjax import learning as L
+
+    for status in (7, -1, 1.5):  # -1 read as the last name; 7 an IndexError
+        with pytest.raises(ValueError, match="`status` must hold codes 0 .. 3"):
+            dj.RESULTS.name(status)
+    with pytest.raises(ValueError, match="`ncols`"):  # a grid of NaN
+        L.memory_grid(np.ones((4, 9)), (3, 3), ncols=0)
+    with pytest.raises(ValueError, match=r"shape \(K, >= P\)"):
+        L.memory_grid(np.ones(9), (3, 3))
+    model = C.BlockedDAM(
+        C.StoredPatterns(dj.patterns.random_binary(jax.random.key(0), 5, 20)), dj.Polynomial(3)
+    )
+    for batch in (0, -3):
+        with pytest.raises(ValueError, match="`batch`"):
+            C.field_memory(model, batch)
+    with pytest.raises(TypeError, match="`model` must be a BlockedDAM"):
+        C.field_memory(C.BlockedDAM, 4)
+    X = jax.random.normal(jax.random.key(1), (5, 8))
+    with pytest.raises(ValueError, match="`t1` = .* Euler steps"):  # an OverflowError
+        dj.trajectory(dj.ModernHopfield(X), X, rule=dj.Euler(0.1), t1=1e9)

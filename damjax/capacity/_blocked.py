@@ -42,6 +42,7 @@ from .._numerics import HI as _HI
 from .._validation import (
     check_binary_patterns,
     check_binary_values,
+    check_key,
     check_positive_int,
     check_state_width,
 )
@@ -150,7 +151,7 @@ class RandomPatterns(AbstractPatternSource):
     block_size: int = eqx.field(static=True)
 
     def __init__(self, key, num_patterns: int, dim: int, *, block_size: int = DEFAULT_BLOCK):
-        self.key = key
+        self.key = check_key(key)
         self.num_patterns = check_positive_int(num_patterns, "num_patterns")
         self.dim = check_positive_int(dim, "dim")
         self.block_size = min(check_positive_int(block_size, "block_size"), self.num_patterns)
@@ -384,6 +385,9 @@ def field_memory(model: BlockedDAM, batch: int) -> dict:
     """XLA memory analysis of one compiled batch update of ``batch`` states: bytes of
     temporaries, of arguments (the stored patterns) and their sum, from
     ``jax.jit(f).lower(...).compile().memory_analysis()`` (measured, not estimated)."""
+    if not isinstance(model, BlockedDAM):
+        raise TypeError(f"`model` must be a BlockedDAM instance; got {model!r}"[:200])
+    batch = check_positive_int(batch, "batch")
     states = jax.ShapeDtypeStruct((batch, model.dim), jnp.float32)
     f = jax.jit(lambda m, s: m.batch_update(s))
     mem = f.lower(model, states).compile().memory_analysis()

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray, Scalar
-from .._validation import check_fraction, check_positive_int
+from .._validation import check_fraction, check_key, check_positive_int
 from ..components.interactions import AbstractInteraction
 from ..dynamics import AbstractRule, Sync, retrieve
 from ..models import BinaryDAM
@@ -57,7 +57,7 @@ def noisy_retrieval(
     check_fraction(rho, "rho")
     if not isinstance(model, BinaryDAM):
         raise TypeError(f"`model` must be a damjax.BinaryDAM; got {type(model).__name__}")
-    k_sel, k_flip, k_rule = jax.random.split(key, 3)
+    k_sel, k_flip, k_rule = jax.random.split(check_key(key), 3)
     X = model.patterns
     active = _active(model)
     if num_cues is None and model.mask is None:

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Int, PRNGKeyArray
-from .._validation import check_fraction, check_positive_int
+from .._validation import check_fraction, check_key, check_positive_int
 from ..components.interactions import AbstractInteraction
 from ..dynamics import AbstractRule, Async, Sync, retrieve, settle_async
 from ..models import BinaryDAM
@@ -374,6 +374,7 @@ def sampled_k_half(
     """
     if starts not in ("cues", "random"):
         raise ValueError(f"`starts` must be 'cues' or 'random'; got {starts!r}")
+    check_key(key)
     check_fraction(rho, "rho")
     check_positive_int(max_steps, "max_steps")
     num_probes = _resolve_probes(num_probes, halfwidth, confidence)

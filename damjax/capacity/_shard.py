@@ -25,7 +25,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from .._custom_types import Array, Float, Int, PRNGKeyArray
-from .._validation import check_fraction, check_positive_int
+from .._validation import check_fraction, check_key, check_positive_int
 from ..components.interactions import AbstractInteraction
 from ..dynamics import AbstractRule, OneStep, Sync
 from ..models._base import sign_keep_ties
@@ -318,6 +318,7 @@ def kshard_sampled_k_half(
     rule = Sync() if rule is None else rule
     if not isinstance(rule, (Sync, OneStep)) or rule.tol != 0.0:
         raise ValueError(f"`rule` must be Sync() or OneStep() for K-sharding; got {rule!r}")
+    check_key(key)
     check_fraction(rho, "rho")
     check_positive_int(max_steps, "max_steps")
     num_probes = _resolve_probes(num_probes, halfwidth, confidence)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import Array, Float, PRNGKeyArray
-from .._validation import check_positive_int, check_real_matrix
+from .._validation import check_key, check_positive_int, check_real_matrix
 
 __all__ = ["AbstractFeatureMap", "IdentityMap", "LinearMap", "MLPMap", "NormalizedMap"]
 
@@ -129,6 +129,7 @@ class MLPMap(AbstractFeatureMap):
         check_positive_int(out_dim, "out_dim")
         check_positive_int(width, "width")
         check_positive_int(depth, "depth")
+        check_key(key)
         self.mlp = eqx.nn.MLP(in_dim, out_dim, width, depth, activation=activation, key=key)
 
     @property

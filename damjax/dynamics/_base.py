@@ -41,6 +41,15 @@ class RESULTS:
         import numpy as np
 
         codes = np.asarray(status)
+        if (
+            not np.issubdtype(codes.dtype, np.integer)
+            or np.any(codes < 0)
+            or np.any(codes >= len(cls.names))
+        ):
+            raise ValueError(
+                f"`status` must hold codes 0 .. {len(cls.names) - 1} ({', '.join(cls.names)}); "
+                f"got {status!r}"[:300]
+            )
         out = np.asarray(cls.names, dtype=object)[codes]
         return str(out) if codes.ndim == 0 else out
 

@@ -139,6 +139,11 @@ class Euler(AbstractContinuousRule):
     def save_times(self, t1):
         """Every step: ``dt * [0, 1, ..., ceil(t1 / dt)]``."""
         n = max(1, math.ceil(t1 / self.dt - 1e-9))
+        if n >= 2**31 - 1:
+            raise ValueError(
+                f"`t1` = {t1} is {n} Euler steps of dt = {self.dt}, each one saved: too many "
+                "(use a larger dt, or ODE(...) with a fixed number of saves)"
+            )
         return self.dt * jnp.arange(n + 1)
 
     def integrate(self, model, y0, ts, *, t1, max_steps):

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float
+from .._validation import check_positive_int
 from ..models.classifier import DAMClassifier
 
 __all__ = [
@@ -86,10 +87,15 @@ def memory_grid(
     if isinstance(model_or_memories, DAMClassifier):
         X = np.asarray(model_or_memories.memories[:, : model_or_memories.n_pixels])
     else:
-        X = np.asarray(model_or_memories)[:, : (n_pixels or h * w)]
+        X = np.asarray(model_or_memories)
+        if X.ndim != 2 or X.shape[0] < 1:
+            raise ValueError(f"the memories must have shape (K, >= P), K >= 1; got {X.shape}")
+        X = X[:, : (n_pixels or h * w)]
     if X.shape[1] != h * w:
         raise ValueError(f"`image_shape` {image_shape} does not match {X.shape[1]} pixels")
     K = X.shape[0]
+    if ncols is not None:
+        check_positive_int(ncols, "ncols")
     ncols = ncols or int(math.ceil(math.sqrt(K)))
     nrows = int(math.ceil(K / ncols))
     grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), np.nan)
