@@ -350,3 +350,31 @@ def test_small_helpers_refuse_out_of_range_arguments():
     X = jax.random.normal(jax.random.key(1), (5, 8))
     with pytest.raises(ValueError, match="`t1` = .* Euler steps"):  # an OverflowError
         dj.trajectory(dj.ModernHopfield(X), X, rule=dj.Euler(0.1), t1=1e9)
+
+
+def test_state_classifiers_check_arguments_and_fit():
+    from damjax import states as St
+
+    for kwargs, match in (
+        (dict(width=0), "`width`"),
+        (dict(steps=-1), "`steps`"),
+        (dict(depth=0), "`depth`"),
+        (dict(learning_rate=float("nan")), "`learning_rate`"),
+        (dict(weight_decay=-1.0), "`weight_decay`"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            St.MLPStateClassifier(**kwargs)
+    with pytest.raises(TypeError, match="`seed`"):
+        St.MLPStateClassifier(seed=1.5)
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    y = np.arange(12) % 2
+    for clf in (St.MLPStateClassifier(steps=5), St.StabilityRatioClassifier()):
+        with pytest.raises(ValueError, match="not fitted yet"):  # an AttributeError before
+            clf.predict(X)
+        clf.fit(X, y)
+        assert clf.predict(X).shape == (12,)
+    with pytest.raises(ValueError, match="`X` must have 3 columns"):
+        clf = St.MLPStateClassifier(steps=5).fit(X, y)
+        clf.predict(X[:, :2])
+    with pytest.raises(ValueError, match="`X` must contain only finite"):
+        St.MLPStateClassifier(steps=5).fit(np.where(X > 1, np.nan, X), y)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._validation import check_finite_scalar
+from .._validation import check_finite_scalar, check_positive_int
 from ._profiles import stability_ratio
 
 CLASSIFIERS = ("logistic", "linear_svm", "rbf_svm", "mlp", "stability_ratio")
@@ -36,6 +36,8 @@ def _xy(X, y=None):
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"`X` must have shape (M, D); got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("`X` must contain only finite values; found NaN or inf")
     if y is None:
         return X
     y = np.asarray(y)
@@ -45,6 +47,16 @@ def _xy(X, y=None):
 
 
 class _Scored:
+    def _fitted(self, X, attr: str):
+        """``X`` checked against the fitted classifier (a clear error before ``fit``)."""
+        if not hasattr(self, attr):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X, y) first")
+        X = _xy(X)
+        width = getattr(self, "n_features_in_", X.shape[1])
+        if X.shape[1] != width:
+            raise ValueError(f"`X` must have {width} columns, as in fit; got {X.shape[1]}")
+        return X
+
     def score(self, X, y) -> float:
         """Accuracy of ``predict(X)`` against ``y``."""
         X, y = _xy(X, y)
@@ -102,7 +114,7 @@ class StabilityRatioClassifier(_Scored):
         return np.asarray(stability_ratio(_xy(X)))
 
     def predict(self, X):
-        r = self.decision_function(X)
+        r = self.decision_function(self._fitted(X, "order_"))
         return self.order_[np.searchsorted(self.thresholds_, r, side="right")]
 
 
@@ -183,6 +195,12 @@ class MLPStateClassifier(_Scored):
         weight_decay: float = 1e-4,
         seed: int = 0,
     ):
+        for value, name in ((width, "width"), (depth, "depth"), (steps, "steps")):
+            check_positive_int(value, name)
+        check_finite_scalar(learning_rate, "learning_rate", positive=True)
+        check_finite_scalar(weight_decay, "weight_decay", nonnegative=True)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"`seed` must be an integer; got {seed!r}")
         self.width = width
         self.depth = depth
         self.steps = steps
@@ -192,6 +210,7 @@ class MLPStateClassifier(_Scored):
 
     def fit(self, X, y):
         X, y = _xy(X, y)
+        self.n_features_in_ = X.shape[1]
         self.classes_, yi = np.unique(y, return_inverse=True)
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
@@ -218,11 +237,13 @@ class MLPStateClassifier(_Scored):
         return self
 
     def predict_proba(self, X):
-        Z = jnp.asarray((_xy(X) - self.mean_) / self.scale_, jnp.float32)
+        X = self._fitted(X, "model_")
+        Z = jnp.asarray((X - self.mean_) / self.scale_, jnp.float32)
         return np.asarray(jax.nn.softmax(_logits(self.model_, Z), axis=-1))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
+        proba = self.predict_proba(X)  # checks the fit first
+        return self.classes_[np.argmax(proba, axis=-1)]
 
 
 @eqx.filter_jit
