@@ -132,6 +132,14 @@ def check_finite_scalar(value, name: str, *, positive: bool = False, nonnegative
     return value
 
 
+def binary_state(state, dim: int, name: str = "cues"):
+    """``state`` checked as states of a binary model of ``dim`` neurons (the width always, the
+    +-1 values when concrete) and returned as float +-1 (bool: True -> +1): the one check behind
+    every binary model's ``check_state`` / ``prepare_state``."""
+    check_state_width(state, dim, name)
+    return check_binary_values(state, name)
+
+
 def check_pm1_dtype(dtype, name: str = "dtype"):
     """``dtype`` as a NumPy dtype that holds -1 and +1 exactly: a float or a signed integer type
     (an unsigned or bool type turns -1 into 255 / True)."""
@@ -188,15 +196,20 @@ def check_fraction(value, name: str = "rho"):
     return value
 
 
-def as_real_float(x, name: str):
-    """``x`` as a real floating array: a ``TypeError`` naming ``name`` for complex values (a cast
-    would drop the imaginary part silently), integer and bool arrays converted to the default
-    float type."""
+def check_real(x, name: str):
+    """A ``TypeError`` naming ``name`` for complex values (a cast to float would drop the
+    imaginary part silently)."""
+    if jnp.iscomplexobj(x):
+        raise TypeError(f"`{name}` must be real; got dtype {jnp.result_type(x)}")
+
+
+def as_real_float(x, name: str, dtype=None):
+    """``x`` as a real floating array (:func:`check_real`); integer and bool arrays converted to
+    ``dtype`` (default: the default float type)."""
     arr = jnp.asarray(x)
-    if jnp.iscomplexobj(arr):
-        raise TypeError(f"`{name}` must be real; got dtype {arr.dtype}")
+    check_real(arr, name)
     if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.result_type(float))
+        arr = arr.astype(jnp.result_type(float) if dtype is None else dtype)
     return arr
 
 
@@ -217,10 +230,7 @@ def check_real_matrix(x, name: str, shape_doc: str):
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"`{name}` must have both dimensions >= 1 {shape_doc}; got {arr.shape}")
-    arr = as_real_float(arr, name)
-    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
-        raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
-    return check_finite_values(arr, name)
+    return check_finite_array(as_real_float(arr, name), name)
 
 
 def check_positive_scalar(value, name: str, dtype=None):

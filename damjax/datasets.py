@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._custom_types import Array, Float, Int, PRNGKeyArray, is_concrete
-from ._validation import check_key
+from ._validation import as_real_float, check_finite_array, check_key
 
 __all__ = [
     "Dataset",
@@ -76,13 +76,7 @@ class Dataset(eqx.Module):
     image_shape: tuple[int, int] = eqx.field(static=True)
 
     def __init__(self, images, labels, n_classes: int, image_shape: tuple[int, int]):
-        images = jnp.asarray(images)
-        if jnp.iscomplexobj(images):
-            raise TypeError(f"`images` must be real; got dtype {images.dtype}")
-        if not jnp.issubdtype(images.dtype, jnp.floating):
-            images = images.astype(jnp.float32)
-        if is_concrete(images) and not np.all(np.isfinite(np.asarray(images))):
-            raise ValueError("`images` must contain only finite values; found NaN or inf")
+        images = check_finite_array(as_real_float(images, "images", jnp.float32), "images")
         labels = jnp.asarray(labels)
         if not jnp.issubdtype(labels.dtype, jnp.integer):
             raise TypeError(f"`labels` must be an integer array; got dtype {labels.dtype}")

@@ -199,7 +199,7 @@ def test_complex_nan_and_meaningless_inputs_are_refused():
         L.accuracy(model, jnp.full((3, train.n_pixels), jnp.nan), jnp.zeros(3, int))
     opt = L.krotov_hopfield_optimizer(steps_per_epoch=5)
     for T in (-1.0, 0.0, float("nan"), lambda e: jnp.nan):
-        with pytest.raises(ValueError, match="`temperature`"):
+        with pytest.raises(ValueError, match="`temperature"):  # a schedule: "at epoch 0"
             L.train_classifier(
                 model,
                 train,

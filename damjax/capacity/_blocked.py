@@ -39,13 +39,7 @@ import numpy as np
 
 from .._custom_types import Array, Bool, Float, Int, PRNGKeyArray, Scalar, is_concrete
 from .._numerics import HI as _HI
-from .._validation import (
-    check_binary_patterns,
-    check_binary_values,
-    check_key,
-    check_positive_int,
-    check_state_width,
-)
+from .._validation import binary_state, check_binary_patterns, check_key, check_positive_int
 from ..components.interactions import AbstractInteraction, unscale
 from ..models._base import AbstractMemory, sign_keep_ties
 
@@ -221,13 +215,11 @@ class BlockedDAM(AbstractMemory):
 
     def check_state(self, state, name: str = "cues"):
         """Width, and (when concrete) values: every entry must be +1 or -1."""
-        check_state_width(state, self.dim, name)
-        check_binary_values(state, name)
+        binary_state(state, self.dim, name)
 
     def prepare_state(self, state, name: str = "cues"):
         """``state`` checked (:meth:`check_state`) and as float +-1 (bool: True -> +1)."""
-        check_state_width(state, self.dim, name)
-        return check_binary_values(state, name)
+        return binary_state(state, self.dim, name)
 
     def _num_blocks(self):
         return (self.num_active + self.source.block_size - 1) // self.source.block_size

@@ -385,10 +385,12 @@ def sampled_k_half(
     if block_size is None:
         if isinstance(patterns, AbstractPatternSource):
             pool = patterns.num_patterns
-        elif k_max is not None or patterns is None:
-            pool = k_max if k_max is not None else 0  # None, None: _sources names what is missing
-        else:
+        elif k_max is not None:
+            pool = k_max
+        elif patterns is not None:
             pool = np.shape(patterns)[-2]
+        else:
+            pool = 0  # regenerated patterns without k_max: _sources refuses them by name
         block_size = max(16, pool // 512) if curve else DEFAULT_BLOCK
     src, S = _sources(patterns, key, seeds, k_max, dim, block_size)
     k_lo, k_hi = _bounds(k_min, k_max, src.num_patterns)

@@ -193,9 +193,9 @@ def kshard_update(
     ``states`` and gets the global result (gather it with
     ``jax.experimental.multihost_utils.process_allgather``)."""
     check_positive_int(steps, "steps")
-    f, payload = _sharded_update_fn(model, mesh)
     if jnp.ndim(states) != 2:
         raise ValueError(f"`states` must have shape (B, N); got {jnp.shape(states)}")
+    f, payload = _sharded_update_fn(model, mesh)  # checks model and mesh
     model.check_state(states, "states")  # width; +-1 values when concrete
 
     @jax.jit

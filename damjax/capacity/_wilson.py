@@ -74,8 +74,12 @@ def _wilson_halfwidth_at_half(n: int, z: float) -> float:
 
 
 def probes_for_halfwidth(halfwidth: float, confidence: float = 0.95) -> int:
-    """Smallest probe count whose Wilson interval at a rate of 1/2 (the widest case, and the
-    criterion of K_1/2) has half-width at most ``halfwidth``."""
+    r"""Smallest probe count whose Wilson interval at a rate of 1/2 (the widest case, and the
+    criterion of K_1/2) has half-width at most ``halfwidth`` h.
+
+    At :math:`\hat p = 1/2` the half-width is :math:`z / (2\sqrt{n + z^2})`, so the answer is
+    :math:`n = \lceil z^2 / (4 h^2) - z^2 \rceil` (checked against the interval itself, so float
+    rounding cannot move it)."""
     if not 0.0 < float(halfwidth) < 0.5:
         raise ValueError(f"`halfwidth` must lie in (0, 1/2); got {halfwidth}")
     z = _z(confidence)

@@ -98,7 +98,7 @@ def classifier_loss(
     m = check_loss_power(m)
     model.check_images(images)
     check_labels(labels, model.n_classes, count=jnp.shape(images)[0])
-    _check_temperature(temperature)
+    check_finite_scalar(temperature, "temperature", positive=True)
     if weights is not None:
         if jnp.shape(weights) != (jnp.shape(images)[0],):
             raise ValueError(
@@ -108,18 +108,6 @@ def classifier_loss(
         if is_concrete(weights) and not np.all(np.asarray(weights) >= 0):
             raise ValueError("`weights` must be finite and >= 0")
     return _loss_and_votes(model, images, labels, temperature, m, weights)[0]
-
-
-def _check_temperature(T, where: str = "`temperature`"):
-    """A concrete temperature must be one finite number > 0 (``beta = 1/T^n``: T <= 0 or NaN
-    trains to NaN memories); traced ones pass through."""
-    if not is_concrete(T):
-        return
-    arr = np.asarray(T)
-    if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ValueError(f"{where} must be one real number > 0; got {T!r}")
-    if not (np.isfinite(arr) and arr > 0):
-        raise ValueError(f"{where} must be a finite number > 0; got {float(arr)}")
 
 
 def _loss_and_votes(model, images, labels, temperature, m, weights=None):
@@ -351,9 +339,8 @@ def train_classifier(
     losses, tr, te, temps = [], [], [], []
     for e, k in enumerate(jax.random.split(key, epochs)):
         Te = T(e)
-        _check_temperature(
-            Te, f"`temperature` (epoch {e})" if callable(temperature) else "`temperature`"
-        )
+        name = f"temperature at epoch {e}" if callable(temperature) else "temperature"
+        check_finite_scalar(Te, name, positive=True)  # T <= 0 or NaN trains to NaN memories
         Te = jnp.asarray(Te, model.memories.dtype)
         model, opt_state, (loss, acc) = epoch_fn(
             model, opt_state, train.images, train.labels, k, Te

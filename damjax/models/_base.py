@@ -19,7 +19,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._custom_types import Array, Bool, Float, Int, Scalar
-from .._validation import check_binary_values, check_state_width
+from .._validation import binary_state, check_state_width
 
 
 class AbstractMemory(eqx.Module):
@@ -104,13 +104,11 @@ class AbstractBinaryMemory(AbstractMemory):
 
     def check_state(self, state, name: str = "cues"):
         """Width, and (when concrete) values: every entry must be +1 or -1."""
-        super().check_state(state, name)
-        check_binary_values(state, name)
+        binary_state(state, self.dim, name)
 
     def prepare_state(self, state, name: str = "cues"):
         """``state`` checked (:meth:`check_state`) and as float +-1 (bool: True -> +1)."""
-        check_state_width(state, self.dim, name)
-        return check_binary_values(state, name)
+        return binary_state(state, self.dim, name)
 
 
 class AbstractAsyncKernel(eqx.Module):

@@ -11,11 +11,10 @@ the flow) and how to read the visible state back (``ode_visible``).
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Array, Float, Scalar, is_concrete
-from .._validation import as_real_float, check_finite_values
+from .._validation import as_real_float, check_finite_values, check_real
 from ._base import AbstractMemory
 
 
@@ -52,8 +51,7 @@ class AbstractContinuousMemory(AbstractMemory):
         """Width check, and a clear error for complex or NaN / inf cues (instead of silent
         wrong results: a complex cue would run as complex states)."""
         super().check_state(state, name)
-        if jnp.iscomplexobj(state):
-            raise TypeError(f"`{name}` must be real; got dtype {jnp.result_type(state)}")
+        check_real(state, name)
         if is_concrete(state):
             host = np.asarray(state)
             if not np.all(np.isfinite(host)):

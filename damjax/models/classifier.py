@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._custom_types import Array, Float, Int, Scalar, is_concrete
+from .._custom_types import Array, Float, Int, Scalar
 from .._validation import check_finite_array, check_positive_int
 from ..components.interactions import (
     AbstractHomogeneous,
@@ -132,8 +132,7 @@ class DAMClassifier(AbstractMemory):
             )
         if shape[0] == 0:
             raise ValueError(f"`{name}` must hold at least one image; got shape {shape}")
-        if is_concrete(images) and not np.all(np.isfinite(np.asarray(images))):
-            raise ValueError(f"`{name}` must contain only finite values; found NaN or inf")
+        check_finite_array(images, name)
 
     def scaled_votes(
         self, images: Float[Array, "B P"]

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._custom_types import Array, Float, Int, Scalar, is_concrete
 from .._numerics import HI as _HI
-from .._validation import check_binary_patterns
+from .._validation import as_real_float, check_binary_patterns
 from ._base import AbstractAsyncKernel, AbstractBinaryMemory, sign_keep_ties
 
 
@@ -72,10 +72,7 @@ class HopfieldNetwork(AbstractBinaryMemory):
             raise ValueError(
                 f"`weights` must be a square (N, N) matrix, N >= 1; got shape {w.shape}"
             )
-        if jnp.iscomplexobj(w):
-            raise TypeError(f"`weights` must be real; got dtype {w.dtype}")
-        if not jnp.issubdtype(w.dtype, jnp.floating):
-            w = jnp.asarray(w, dtype=jnp.float32)
+        w = as_real_float(w, "weights", jnp.float32)
         if is_concrete(w):
             host = np.asarray(w, dtype=np.float64)
             if not np.all(np.isfinite(host)):

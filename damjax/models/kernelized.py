@@ -25,9 +25,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Scalar, is_concrete
+from .._custom_types import Array, Float, Scalar
 from .._numerics import HI as _HI
-from .._validation import as_real_float, check_positive_scalar
+from .._validation import as_real_float, check_finite_array, check_positive_scalar
 from ..components.feature_maps import check_feature_map
 from ..components.normalizers import AbstractNormalizer, get_normalizer
 from ._base import AbstractPatternMemory
@@ -69,9 +69,7 @@ class KernelizedHopfield(AbstractContinuousMemory, AbstractPatternMemory):
             )
         if patterns.shape[0] < 1 or patterns.shape[1] < 1:
             raise ValueError(f"`patterns` must have M >= 1 and d >= 1; got shape {patterns.shape}")
-        patterns = as_real_float(patterns, "patterns")
-        if is_concrete(patterns) and not bool(jnp.all(jnp.isfinite(patterns))):
-            raise ValueError("`patterns` must contain only finite values; found NaN or inf")
+        patterns = check_finite_array(as_real_float(patterns, "patterns"), "patterns")
         if feature_map is None:
             from ..components.feature_maps import IdentityMap
 

@@ -52,9 +52,10 @@ class _Scored:
         if not hasattr(self, attr):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X, y) first")
         X = _xy(X)
-        width = getattr(self, "n_features_in_", X.shape[1])
-        if X.shape[1] != width:
-            raise ValueError(f"`X` must have {width} columns, as in fit; got {X.shape[1]}")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"`X` must have {self.n_features_in_} columns, as in fit; got {X.shape[1]}"
+            )
         return X
 
     def score(self, X, y) -> float:
@@ -81,6 +82,7 @@ class StabilityRatioClassifier(_Scored):
 
     def fit(self, X, y):
         X, y = _xy(X, y)
+        self.n_features_in_ = X.shape[1]
         classes = np.unique(y)
         if not 2 <= classes.size <= 4:
             raise ValueError(
